@@ -1,0 +1,39 @@
+# tms-assistant: `make run` to talk to it, `make test` to test it. `make help` lists all.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run train test test-fast lint shell clean
+
+help: ## Show this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock requirements-dev.lock
+	@PY=$$(scripts/find-python.sh) && echo "Using $$PY" && \
+	  { [ -x $(BIN)/python ] || $$PY -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade "pip<24.1"
+	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
+	@touch $@
+
+install: $(STAMP) ## Create .venv (Python 3.10) and install the locked dependencies
+
+train: install ## Train the model if config, domain or data changed
+	$(BIN)/python -m bot train
+
+run: install ## Install, train if needed, and start the assistant on localhost
+	$(BIN)/python -m bot run
+
+test: install ## Install what the tests need and run the whole test suite
+	scripts/install-system-deps.sh
+	$(BIN)/python -m pytest
+
+test-fast: install ## Unit tests only (no training, no servers)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install ## Ruff over the project's code
+	$(BIN)/ruff check bot actions tests
+
+clean: ## Remove the virtual environment, models and local data
+	rm -rf $(VENV) models var test-artifacts .pytest_cache

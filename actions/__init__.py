@@ -1,0 +1,1 @@
+"""Custom actions for the TMS assistant (run by `rasa run actions`)."""

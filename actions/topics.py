@@ -1,0 +1,107 @@
+"""Offers FAQ topics as quick replies: on request, and when a question was unclear.
+
+Titles and button texts come from each FAQ response's metadata in
+data/responses/faq.yml, so a topic is described in one place only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.config import load_clinic_contact
+from actions.referral import refer_to_professional
+
+FAQ_RESPONSE_PREFIX = "utter_faq/"
+MAX_SUGGESTIONS = 3
+
+
+def topic_button(domain: DomainDict, intent_response_key: Text) -> Optional[Dict[Text, Text]]:
+    """A quick reply for one FAQ topic (e.g. "faq/session_length"), if it has metadata."""
+    variations = domain.get("responses", {}).get(f"utter_{intent_response_key}") or []
+    metadata = (variations[0].get("metadata") or {}) if variations else {}
+    if not metadata.get("title") or not metadata.get("question"):
+        return None
+    return {"title": metadata["title"], "payload": metadata["question"]}
+
+
+def menu_buttons(domain: DomainDict) -> List[Dict[Text, Text]]:
+    """The topics marked for the "what can I ask?" menu, in their menu order."""
+    entries = []
+    for name, variations in domain.get("responses", {}).items():
+        if not name.startswith(FAQ_RESPONSE_PREFIX) or not variations:
+            continue
+        order = (variations[0].get("metadata") or {}).get("menu_order")
+        button = topic_button(domain, name[len("utter_") :])
+        if order is not None and button:
+            entries.append((order, button))
+    return [button for _, button in sorted(entries, key=lambda entry: entry[0])]
+
+
+def likeliest_topics(tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Text]]:
+    """Buttons for the FAQ answers the response selector ranked highest."""
+    ranking = (
+        (tracker.latest_message.get("response_selector") or {})
+        .get("faq", {})
+        .get("ranking", [])
+    )
+    buttons = []
+    for candidate in ranking:
+        button = topic_button(domain, candidate.get("intent_response_key", ""))
+        if button:
+            buttons.append(button)
+        if len(buttons) == MAX_SUGGESTIONS:
+            break
+    return buttons
+
+
+def previous_bot_action(tracker: Tracker) -> Optional[Text]:
+    """The last action the bot ran before the latest user message."""
+    seen_latest_user_message = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_latest_user_message:
+                return None
+            seen_latest_user_message = True
+        elif seen_latest_user_message and event.get("event") == "action":
+            name = event.get("name")
+            if name and name != "action_listen":
+                return name
+    return None
+
+
+class ActionListTopics(Action):
+    def name(self) -> Text:
+        return "action_list_topics"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_topics_intro", buttons=menu_buttons(domain))
+        return []
+
+
+class ActionOfferTopics(Action):
+    """Two-stage fallback: first offer the likeliest topics, then admit not knowing."""
+
+    def name(self) -> Text:
+        return "action_offer_topics"
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Dict[Text, Any]]:
+        buttons = likeliest_topics(tracker, domain)
+        if previous_bot_action(tracker) == self.name() or not buttons:
+            dispatcher.utter_message(response="utter_no_information")
+            return refer_to_professional(dispatcher, tracker, load_clinic_contact())
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []

@@ -1,0 +1,1 @@
+"""The tms-assistant's own Python package: NLU components, channels, widget and tooling."""

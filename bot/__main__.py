@@ -1,0 +1,74 @@
+"""Command line: `python -m bot train` or `python -m bot run`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from bot.servers import AssistantServers
+from bot.training import ensure_model
+
+
+def run(args: argparse.Namespace) -> int:
+    model = ensure_model()
+    servers = AssistantServers(model=model, rasa_port=args.port, action_port=args.action_port)
+    print("Starting the action server and the Rasa server (this takes about a minute)...", flush=True)
+    try:
+        servers.start()
+    except (RuntimeError, TimeoutError) as error:
+        servers.stop()
+        print(f"error: the assistant did not start: {error}", file=sys.stderr)
+        return 1
+    url = servers.rasa_url
+    print(
+        f"""
+The TMS assistant is running on {url}  (press Ctrl-C to stop)
+
+  Talk to it over REST:
+    curl -s {url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+         -d '{{"sender": "me", "message": "How long is a TMS session?"}}'
+
+  Or in a terminal, in another shell:
+    ACTION_ENDPOINT_URL={servers.action_url}/webhook .venv/bin/rasa shell --model {model} --endpoints endpoints.yml
+""",
+        flush=True,
+    )
+    stop = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stop:
+            if any(process.poll() is not None for process in servers.processes):
+                print("error: a server stopped unexpectedly; shutting down", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("Stopping...", flush=True)
+        servers.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("train", help="train the model if config or data changed")
+    run_parser = commands.add_parser("run", help="train if needed, then start both servers")
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
+    run_parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    args = parser.parse_args()
+    if args.command == "train":
+        ensure_model()
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Recognises crisis language (suicidal thoughts, self-harm, overdose) on spaCy lemmas.
+
+The trained `crisis` intent covers wording we have examples for; this matcher makes sure
+that the clearest crisis phrases are never lost to a low classifier score, a fallback or
+an FAQ guess. It runs last in the pipeline and overrides the intent with `crisis`.
+Figurative phrases ("dying to know", "this wait is killing me") match none of the patterns.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.matcher import Matcher
+from spacy.tokens import Doc
+
+logger = logging.getLogger(__name__)
+
+CRISIS_INTENT = "crisis"
+
+_NEGATIONS = {"not", "n't", "never", "no", "nt", "dont", "don't", "nor"}
+_ANY_UP_TO_2: Dict[Text, Any] = {"OP": "{,2}"}
+_ANY_UP_TO_3: Dict[Text, Any] = {"OP": "{,3}"}
+
+
+def _lower(*words: Text) -> Dict[Text, Any]:
+    return {"LOWER": {"IN": list(words)}}
+
+
+def _lemma(*words: Text) -> Dict[Text, Any]:
+    return {"LEMMA": {"IN": list(words)}}
+
+
+_MYSELF = _lower("myself", "meself", "myslef")
+
+# Patterns whose match is dropped when a negation comes just before it
+# ("I'm not suicidal"). The others carry their own meaning with or without one.
+NEGATABLE_PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
+    "suicide_word": [
+        [_lower("suicide", "suicidal", "suicidality", "sucidal", "suicidial", "suicde", "sucide")]
+    ],
+    "want_to_die": [
+        [_lemma("want", "wan", "wanna", "wish", "plan", "ready", "go", "gonna", "try"), _ANY_UP_TO_2, _lemma("die")],
+        [_lower("wish"), _ANY_UP_TO_2, _lower("dead")],
+    ],
+}
+
+PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
+    "kill_myself": [
+        [_lower("kill", "killing", "killin", "kil", "unalive", "unaliving"), _MYSELF],
+        [_lower("kms", "kys", "unalive", "unaliving")],
+    ],
+    "end_my_life": [
+        [_lemma("end"), _lower("it", "everything", "things")],
+        [_lemma("end"), _lower("my"), _lower("own", "life")],
+        [_lemma("take"), _lower("my"), {"LOWER": "own", "OP": "?"}, _lower("life")],
+        [_lower("done"), _lower("with", "living"), {"LOWER": "life", "OP": "?"}],
+    ],
+    "no_will_to_live": [
+        [_lower("not", "n't", "nt", "dont", "no"), _lemma("want", "wan", "wanna"), _ANY_UP_TO_3, _lower("live", "alive", "here", "exist", "living")],
+        [_lower("reason", "point", "worth"), _ANY_UP_TO_3, _lower("live", "living", "alive")],
+        [_lower("better"), _lower("off"), _lower("dead", "without")],
+        [_lower("never"), _lemma("wake"), _lower("up")],
+    ],
+    "self_harm": [
+        [_lemma("hurt", "harm", "cut", "burn", "injure", "hang", "poison", "starve"), _MYSELF],
+        [_lower("self"), {"ORTH": "-", "OP": "?"}, _lemma("harm", "harming", "injury")],
+        [_lower("selfharm", "self-harm", "selfharming", "self-harming")],
+        [_lower("till", "until", "til"), _ANY_UP_TO_2, _lemma("bleed")],
+    ],
+    "overdose": [
+        [_lower("i", "i've", "ive"), _ANY_UP_TO_2, _lower("overdosed", "od'd", "oded")],
+        [_lemma("take", "swallow"), _ANY_UP_TO_2, _lower("too"), _lower("many", "much")],
+        [_lemma("take", "swallow"), _lower("all", "them"), _ANY_UP_TO_2, _lower("at")],
+        [_lemma("take", "swallow"), _lower("a", "the", "whole"), _lower("bottle", "box", "pack", "packet")],
+        [_lemma("take", "swallow"), _lower("all"), _lower("my")],
+    ],
+    "goodbye_note": [
+        [_lower("goodbye", "suicide"), _lemma("letter", "note")],
+    ],
+}
+
+
+def _build_matcher(doc: Doc) -> Matcher:
+    matcher = Matcher(doc.vocab, validate=True)
+    for name, patterns in {**PATTERNS, **NEGATABLE_PATTERNS}.items():
+        matcher.add(name, patterns)
+    return matcher
+
+
+def _is_negated(doc: Doc, start: int) -> bool:
+    window = doc[max(0, start - 3) : start]
+    return any(token.lower_ in _NEGATIONS or token.dep_ == "neg" for token in window)
+
+
+def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None) -> List[Text]:
+    """Names of the crisis patterns found in `doc` (empty if none)."""
+    matcher = matcher or _build_matcher(doc)
+    found = []
+    for match_id, start, _end in matcher(doc):
+        name = doc.vocab.strings[match_id]
+        if name in NEGATABLE_PATTERNS and _is_negated(doc, start):
+            continue
+        found.append(name)
+    return sorted(set(found))
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class CrisisLanguageDetector(GraphComponent):
+    """Sets the intent to `crisis` whenever a crisis phrase is found in the message."""
+
+    def __init__(self) -> None:
+        self._matcher: Optional[Matcher] = None
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CrisisLanguageDetector:
+        return cls()
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue
+            if self._matcher is None:
+                self._matcher = _build_matcher(doc)
+            if crisis_matches(doc, self._matcher):
+                self._mark_crisis(message)
+        return messages
+
+    @staticmethod
+    def _mark_crisis(message: Message) -> None:
+        crisis = {"name": CRISIS_INTENT, "confidence": 1.0}
+        ranking = [
+            entry
+            for entry in message.get(INTENT_RANKING_KEY) or []
+            if entry.get("name") != CRISIS_INTENT
+        ]
+        message.set(INTENT, crisis, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [crisis, *ranking], add_to_output=True)
+        # A crisis turn must not be answered from the FAQ.
+        message.set("response_selector", {}, add_to_output=True)

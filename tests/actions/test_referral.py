@@ -1,0 +1,48 @@
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.referral import REMINDER_RESPONSES, ActionReferToProfessional
+
+
+def responses(dispatcher):
+    return [message["response"] for message in dispatcher.messages]
+
+
+async def test_first_referral_is_the_full_one(dispatcher, tracker_builder, domain, monkeypatch):
+    monkeypatch.delenv("CLINIC_NAME", raising=False)
+    events = await ActionReferToProfessional().run(dispatcher, tracker_builder(), domain)
+    assert responses(dispatcher) == ["utter_referral_first"]
+    assert dispatcher.messages[0]["professional"] == "your doctor or a licensed mental health professional"
+    assert events == [SlotSet("referral_count", 1.0)]
+
+
+async def test_first_referral_adds_the_clinic_contact_when_configured(dispatcher, tracker_builder, domain, monkeypatch):
+    monkeypatch.setenv("CLINIC_NAME", "Calm Clinic")
+    monkeypatch.setenv("CLINIC_PHONE", "555-0100")
+    monkeypatch.delenv("CLINIC_BOOKING_URL", raising=False)
+    await ActionReferToProfessional().run(dispatcher, tracker_builder(), domain)
+    assert responses(dispatcher) == ["utter_referral_first", "utter_clinic_contact_phone"]
+    assert dispatcher.messages[1]["clinic_phone"] == "555-0100"
+
+
+async def test_later_referrals_are_short_and_do_not_repeat_back_to_back(dispatcher, tracker_builder, domain):
+    sent = []
+    for count in range(1, 7):
+        turn_dispatcher = type(dispatcher)()
+        events = await ActionReferToProfessional().run(turn_dispatcher, tracker_builder(slots={"referral_count": float(count)}), domain)
+        sent += responses(turn_dispatcher)
+        assert events == [SlotSet("referral_count", float(count + 1))]
+    assert set(sent) == set(REMINDER_RESPONSES)
+    assert all(first != second for first, second in zip(sent, sent[1:]))
+    assert "utter_referral_first" not in sent
+
+
+async def test_after_a_crisis_every_referral_keeps_crisis_help_in_view(dispatcher, tracker_builder, domain):
+    tracker = tracker_builder(slots={"crisis_flagged": True, "referral_count": 3.0})
+    await ActionReferToProfessional().run(dispatcher, tracker, domain)
+    assert responses(dispatcher)[-1] == "utter_crisis_reminder"
+
+
+@pytest.mark.parametrize("response", ["utter_referral_first", *REMINDER_RESPONSES, "utter_crisis_reminder"])
+def test_every_referral_response_exists_in_the_domain(domain, response):
+    assert domain["responses"][response][0]["text"]

@@ -1,0 +1,106 @@
+"""NLU quality on a test set written separately from the training data.
+
+Reports intent (and FAQ answer) accuracy to test-artifacts/nlu-report.txt and fails
+under 95%. Crisis messages must all be recognised; figurative look-alikes must not be.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, load_yaml
+
+pytestmark = pytest.mark.slow
+
+TEST_FILE = PROJECT_ROOT / "tests" / "nlu" / "test_messages.yml"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+MIN_ACCURACY = 0.95
+
+
+def examples(path: Path) -> List[Tuple[str, str]]:
+    pairs = []
+    for block in load_yaml(path).get("nlu", []):
+        if "intent" not in block:
+            continue
+        for line in block["examples"].splitlines():
+            text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+            if text:
+                pairs.append((block["intent"], text))
+    return pairs
+
+
+def lines(path: Path) -> List[str]:
+    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+
+
+def canonical(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+TEST_EXAMPLES = examples(TEST_FILE)
+CRISIS = lines(PROJECT_ROOT / "tests" / "data" / "crisis_messages.txt")
+BENIGN = lines(PROJECT_ROOT / "tests" / "data" / "benign_lookalikes.txt")
+
+
+@pytest.fixture(scope="module")
+def parser(trained_model):
+    from bot.evaluation import ModelParser
+
+    parser = ModelParser(trained_model)
+    yield parser
+    parser.close()
+
+
+def test_test_set_is_not_copied_from_training_data():
+    training = {canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in examples(path)}
+    copied = [text for _, text in TEST_EXAMPLES if canonical(text) in training]
+    assert not copied
+
+
+def test_every_intent_and_faq_topic_has_at_least_five_test_messages():
+    counts = Counter(intent for intent, _ in TEST_EXAMPLES)
+    assert min(counts.values()) >= 5, counts
+
+
+def test_intent_and_answer_accuracy_is_at_least_95_percent(parser):
+    per_label: Dict[str, List[bool]] = defaultdict(list)
+    errors = []
+    for expected, text in TEST_EXAMPLES:
+        predicted = parser.label(text)
+        per_label[expected].append(predicted == expected)
+        if predicted != expected:
+            errors.append(f"  {text!r}: expected {expected}, got {predicted}")
+    total = sum(len(v) for v in per_label.values())
+    correct = sum(sum(v) for v in per_label.values())
+    accuracy = correct / total
+    report = [f"NLU accuracy (intent, and FAQ answer for faq/*): {correct}/{total} = {accuracy:.1%}"]
+    report += [f"  {label:32s} {sum(v)}/{len(v)}" for label, v in sorted(per_label.items())]
+    report += ["Errors:", *errors]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "nlu-report.txt").write_text("\n".join(report) + "\n")
+    print("\n".join(report))
+    assert accuracy >= MIN_ACCURACY, "\n".join(report)
+
+
+def test_every_crisis_message_is_recognised(parser):
+    missed = [text for text in CRISIS if parser.parse(text)["intent"]["name"] != "crisis"]
+    assert len(CRISIS) >= 40
+    assert not missed
+
+
+def test_figurative_look_alikes_are_not_treated_as_crisis(parser):
+    flagged = [text for text in BENIGN if parser.parse(text)["intent"]["name"] == "crisis"]
+    assert len(BENIGN) >= 30
+    assert not flagged
+
+
+def test_every_topic_button_leads_to_its_own_answer(parser, domain):
+    for name, variations in domain["responses"].items():
+        if name.startswith("utter_faq/"):
+            question = variations[0]["metadata"]["question"]
+            assert parser.label(question) == name[len("utter_"):], question

@@ -1,0 +1,164 @@
+"""The real action server and Rasa server on free ports, spoken to over the REST channel."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Dict, List
+
+import pytest
+import requests
+
+from bot.servers import AssistantServers, free_port
+from tests.conftest import PROJECT_ROOT
+from tests.nlu.test_nlu_accuracy import BENIGN, CRISIS
+
+pytestmark = pytest.mark.slow
+
+CRISIS_LINE = "call or text 988"
+CRISIS_TEXT_LINE = "text HOME to 741741"
+PROFESSIONAL = ("professional", "doctor")
+
+
+@pytest.fixture(scope="module")
+def servers(trained_model, tmp_path_factory):
+    db = tmp_path_factory.mktemp("store") / "tracker.db"
+    servers = AssistantServers(
+        model=trained_model,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        env={"TRACKER_DB_PATH": str(db), "CLINIC_NAME": "", "CLINIC_PHONE": "", "CLINIC_BOOKING_URL": ""},
+        log_dir=PROJECT_ROOT / "test-artifacts" / "logs",
+    )
+    servers.start()
+    servers.db = db
+    yield servers
+    servers.stop()
+
+
+def say(servers: AssistantServers, sender: str, text: str) -> List[Dict]:
+    response = requests.post(
+        f"{servers.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def joined(messages: List[Dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def refers_to_professional(text: str) -> bool:
+    return any(word in text.lower() for word in PROFESSIONAL)
+
+
+def test_greeting_gives_disclaimer_and_crisis_pointer(servers):
+    reply = joined(say(servers, new_sender(), "hi there"))
+    assert "not medical advice" in reply
+    assert "988" in reply
+
+
+@pytest.mark.parametrize(
+    ("question", "facts"),
+    [
+        ("How long does one TMS session take?", ["20", "40", "minutes"]),
+        ("how many weeks is the treatment", ["4", "6", "weeks"]),
+        ("what are the side effects", ["scalp", "headache"]),
+        ("Is it like ECT, do I need anesthesia?", ["anesthesia"]),
+        ("who shouldn't get TMS because of metal implants", ["cochlear", "aneurysm"]),
+    ],
+)
+def test_faq_answers_carry_the_facts_and_a_referral(servers, question, facts):
+    reply = joined(say(servers, new_sender(), question))
+    for fact in facts:
+        assert fact.lower() in reply.lower(), reply
+    assert refers_to_professional(reply.split("\n")[-1]) or refers_to_professional(reply), reply
+
+
+def test_referral_is_not_repeated_word_for_word(servers):
+    sender = new_sender()
+    first = say(servers, sender, "what is TMS")[-1]["text"]
+    second = say(servers, sender, "does it hurt? side effects?")[-1]["text"]
+    third = say(servers, sender, "how long is a session")[-1]["text"]
+    assert len({first, second, third}) == 3
+    assert all(refers_to_professional(t) for t in (first, second, third))
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Should I stop taking my antidepressants?", "is tms right for me?", "I have an aneurysm clip, can I have TMS?"],
+)
+def test_personal_medical_questions_are_not_answered_as_advice(servers, question):
+    reply = joined(say(servers, new_sender(), question))
+    assert "I can't" in reply
+    assert refers_to_professional(reply)
+
+
+def test_out_of_scope_is_honest_and_refers(servers):
+    reply = joined(say(servers, new_sender(), "how much does TMS cost?"))
+    assert "doesn't cover" in reply
+    assert "$" not in reply
+    assert refers_to_professional(reply)
+
+
+def test_every_crisis_message_gets_crisis_resources(servers):
+    missed = []
+    for text in CRISIS:
+        reply = joined(say(servers, new_sender(), text))
+        if CRISIS_LINE not in reply or CRISIS_TEXT_LINE not in reply or "911" not in reply:
+            missed.append(text)
+    assert not missed
+
+
+def test_benign_look_alikes_get_no_crisis_reply(servers):
+    flagged = [text for text in BENIGN if CRISIS_TEXT_LINE in joined(say(servers, new_sender(), text))]
+    assert not flagged
+
+
+def test_saying_it_was_a_joke_keeps_resources_in_view(servers):
+    sender = new_sender()
+    assert CRISIS_LINE in joined(say(servers, sender, "i want to die"))
+    reply = joined(say(servers, sender, "lol I was only joking"))
+    assert "988" in reply
+    assert "glad" in reply
+    # Later answers still remind of crisis help.
+    assert "988" in joined(say(servers, sender, "what is TMS?"))
+
+
+def test_talk_to_a_person_and_topic_menu(servers):
+    sender = new_sender()
+    assert "contact" in joined(say(servers, sender, "can I talk to a real person"))
+    menu = say(servers, sender, "what can I ask you?")
+    buttons = [b for m in menu for b in m.get("buttons", [])]
+    assert len(buttons) >= 5
+    # Pressing a button sends its payload: it must answer that topic.
+    reply = joined(say(servers, sender, buttons[0]["payload"]))
+    assert refers_to_professional(reply)
+
+
+def test_conversation_survives_a_rasa_restart(servers):
+    sender = new_sender()
+    first = say(servers, sender, "what is TMS")[-1]["text"]
+    rasa_process = servers.processes.pop()
+    servers.stop_process(rasa_process)
+    servers.start_rasa_server()
+    second = say(servers, sender, "what is TMS")[-1]["text"]
+    # The referral count came back from SQLite, so the short reminder follows, not the first one.
+    assert second != first
+    with sqlite3.connect(servers.db) as db:
+        stored = db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)).fetchone()[0]
+    assert stored == 2
+
+
+def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
+    action_process = servers.processes.pop(0)
+    servers.stop_process(action_process)
+    try:
+        reply = joined(say(servers, new_sender(), "I want to kill myself"))
+        assert CRISIS_LINE in reply and CRISIS_TEXT_LINE in reply
+    finally:
+        servers.processes.insert(0, servers.start_action_server())
