@@ -8,6 +8,7 @@ reuses its model and a changed one can never load a stale model by mistake.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -40,7 +41,13 @@ def model_path(root: Path = PROJECT_ROOT) -> Path:
 
 
 def ensure_model(quiet: bool = False) -> Path:
-    """Returns the model for the current inputs, training it first if needed."""
+    """Returns the model for the current inputs, training it first if needed.
+
+    $TMS_MODEL names a model file to use as it is (for development while data changes).
+    """
+    override = os.environ.get("TMS_MODEL")
+    if override:
+        return Path(override)
     path = model_path()
     if path.exists():
         if not quiet:
