@@ -66,7 +66,7 @@ def test_greeting_gives_disclaimer_and_crisis_pointer(servers):
     ("question", "facts"),
     [
         ("How long does one TMS session take?", ["20", "40", "minutes"]),
-        ("how many weeks is the treatment", ["4", "6", "weeks"]),
+        ("how many weeks is the treatment", ["six weeks", "five days a week"]),
         ("what are the side effects", ["scalp", "headache"]),
         ("Is it like ECT, do I need anesthesia?", ["anesthesia"]),
         ("who shouldn't get TMS because of metal implants", ["cochlear", "aneurysm"]),

@@ -81,6 +81,15 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         [_lemma("take", "swallow"), _lower("all", "them"), _ANY_UP_TO_2, _lower("at")],
         [_lemma("take", "swallow"), _lower("a", "the", "whole"), _lower("bottle", "box", "pack", "packet")],
         [_lemma("take", "swallow"), _lower("all"), _lower("my")],
+        # "took like 30 paracetamol": a count checked in _counted_overdose (10 or more).
+        [_lemma("take", "swallow"), _ANY_UP_TO_2, {"LIKE_NUM": True}, _lemma("pill", "tablet", "paracetamol", "tylenol", "ibuprofen", "aspirin", "sleeping", "of")],
+    ],
+    "make_it_stop": [
+        [_lemma("want", "wan", "wanna", "need", "wish"), _lower("it"), _lower("all"), {"LOWER": "to", "OP": "?"}, _lemma("stop", "end")],
+        [_lemma("want", "wan", "wanna", "need", "wish"), _lower("everything"), {"LOWER": "to", "OP": "?"}, _lemma("stop", "end")],
+    ],
+    "deliberate_crash": [
+        [_lemma("drive", "crash", "steer", "jump", "throw"), _ANY_UP_TO_3, _lower("off", "into", "from"), _ANY_UP_TO_3, _lower("purpose", "bridge", "roof", "building", "cliff", "train", "traffic")],
     ],
     "goodbye_note": [
         [_lower("goodbye", "suicide"), _lemma("letter", "note")],
@@ -100,13 +109,26 @@ def _is_negated(doc: Doc, start: int) -> bool:
     return any(token.lower_ in _NEGATIONS or token.dep_ == "neg" for token in window)
 
 
+def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
+    """True unless a number in the span is a small, ordinary dose ("I take 2 pills a day")."""
+    for token in doc[start:end]:
+        if token.like_num:
+            try:
+                return float(token.text.replace(",", "")) >= 10
+            except ValueError:
+                return True  # "twenty", "a hundred": spelled-out counts are large
+    return True
+
+
 def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None) -> List[Text]:
     """Names of the crisis patterns found in `doc` (empty if none)."""
     matcher = matcher or _build_matcher(doc)
     found = []
-    for match_id, start, _end in matcher(doc):
+    for match_id, start, end in matcher(doc):
         name = doc.vocab.strings[match_id]
         if name in NEGATABLE_PATTERNS and _is_negated(doc, start):
+            continue
+        if name == "overdose" and not _counted_overdose(doc, start, end):
             continue
         found.append(name)
     return sorted(set(found))
