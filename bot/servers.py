@@ -67,7 +67,22 @@ class AssistantServers:
         env.setdefault("ACTION_ENDPOINT_URL", f"{self.action_url}/webhook")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Sanic's own cap on any request body; the REST channel caps messages at 16 KB.
+        env.setdefault("SANIC_REQUEST_MAX_SIZE", str(64 * 1024))
         return env
+
+    def api_args(self) -> List[str]:
+        """Rasa's HTTP API stays off unless RASA_ENABLE_API=1, and then needs a token."""
+        env = self.environment()
+        if env.get("RASA_ENABLE_API") != "1":
+            return []
+        token = env.get("RASA_AUTH_TOKEN", "")
+        jwt_secret = env.get("RASA_JWT_SECRET", "")
+        if jwt_secret:
+            return ["--enable-api", "--jwt-secret", jwt_secret, "--jwt-method", env.get("RASA_JWT_METHOD", "HS256")]
+        if len(token) < 16:
+            raise RuntimeError("RASA_ENABLE_API=1 needs RASA_AUTH_TOKEN (16+ characters) or RASA_JWT_SECRET")
+        return ["--enable-api", "--auth-token", token]
 
     def _output(self, name: str):
         if self.log_dir is None:
@@ -90,11 +105,12 @@ class AssistantServers:
         cors = self.environment().get("CORS_ORIGINS", f"http://{self.host}:{self.rasa_port}").split()
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "rasa", "run",
+                sys.executable, "-m", "bot.rasa_server", "run",
                 "--model", str(self.model),
                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
                 "--interface", self.host, "--port", str(self.rasa_port),
                 "--cors", *cors,
+                *self.api_args(),
                 *(extra_args or []),
             ],
             cwd=PROJECT_ROOT, env=self.environment(), stdout=self._output("rasa"), stderr=subprocess.STDOUT,

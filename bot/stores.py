@@ -1,26 +1,56 @@
-"""Tracker store chosen by environment variables, so the same code runs embedded or at scale.
+"""Tracker and lock stores chosen by environment variables: the same code embedded or at scale.
 
+Tracker store (Rasa's SQLTrackerStore either way):
 - default: SQLite file at $TRACKER_DB_PATH (default var/tracker.db); a restart keeps
   conversations.
-- $TRACKER_STORE_URL set (e.g. postgresql://user:pass@host:5432/rasa): Rasa's own
-  SQLTrackerStore on that database.
+- $TRACKER_STORE_URL (e.g. postgresql://user:pass@host:5432/rasa): that database.
+Lock store:
+- default: in memory (one Rasa process).
+- $REDIS_URL (redis://:pass@host:6379/1) or $REDIS_HOST (+ REDIS_PORT, REDIS_PASSWORD,
+  REDIS_DB): Rasa's RedisLockStore, required when several Rasa instances share conversations.
+
+A configured server that cannot be reached within $STORE_CONNECT_TIMEOUT seconds (default
+30) stops the start with an error: Rasa would otherwise wait forever (SQL) or quietly fall
+back to memory, losing conversations.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from typing import Any, Optional, Text
+from typing import Any, Callable, Dict, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
+from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 
 DEFAULT_SQLITE_PATH = "var/tracker.db"
 
 
+class StoreUnavailable(RuntimeError):
+    """A configured tracker or lock store could not be reached at start-up."""
+
+
 def sqlite_path() -> Path:
     return Path(os.environ.get("TRACKER_DB_PATH") or DEFAULT_SQLITE_PATH)
+
+
+def _connect_timeout() -> float:
+    return float(os.environ.get("STORE_CONNECT_TIMEOUT", "30"))
+
+
+def _wait_for(check: Callable[[], Any], what: Text) -> None:
+    deadline = time.monotonic() + _connect_timeout()
+    while True:
+        try:
+            check()
+            return
+        except Exception as error:  # noqa: BLE001 - any failure means "not reachable yet"
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(f"{what} is not reachable: {error}") from error
+            time.sleep(1)
 
 
 class EnvironmentTrackerStore(SQLTrackerStore):
@@ -35,9 +65,20 @@ class EnvironmentTrackerStore(SQLTrackerStore):
     ) -> None:
         url = os.environ.get("TRACKER_STORE_URL", "").strip()
         if url:
+            import sqlalchemy
             from sqlalchemy.engine.url import make_url
 
             parsed = make_url(url)
+
+            def connect() -> None:
+                engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True)
+                try:
+                    with engine.connect():
+                        pass
+                finally:
+                    engine.dispose()
+
+            _wait_for(connect, f"The tracker store database at {parsed.host}:{parsed.port}")
             super().__init__(
                 domain=domain,
                 dialect=parsed.drivername,
@@ -53,9 +94,56 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             path = sqlite_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             super().__init__(
-                domain=domain,
-                dialect="sqlite",
-                db=str(path),
-                event_broker=event_broker,
-                **kwargs,
+                domain=domain, dialect="sqlite", db=str(path), event_broker=event_broker, **kwargs
             )
+
+
+def redis_settings() -> Optional[Dict[Text, Any]]:
+    """RedisLockStore arguments from the environment, or None for the in-memory store."""
+    url = os.environ.get("REDIS_URL", "").strip()
+    if url:
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        return {
+            "host": parsed.hostname or "localhost",
+            "port": parsed.port or 6379,
+            "db": int((parsed.path or "/1").lstrip("/") or 1),
+            "password": parsed.password,
+            "use_ssl": parsed.scheme == "rediss",
+        }
+    host = os.environ.get("REDIS_HOST", "").strip()
+    if host:
+        return {
+            "host": host,
+            "port": int(os.environ.get("REDIS_PORT", "6379")),
+            "db": int(os.environ.get("REDIS_DB", "1")),
+            "password": os.environ.get("REDIS_PASSWORD") or None,
+        }
+    return None
+
+
+class EnvironmentLockStore(LockStore):
+    """Builds Rasa's RedisLockStore when Redis is configured, its InMemoryLockStore otherwise."""
+
+    def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
+        settings = redis_settings()
+        if settings is None:
+            return InMemoryLockStore()
+        store = RedisLockStore(**settings, key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None)
+        _wait_for(store.red.ping, f"The Redis lock store at {settings['host']}:{settings['port']}")
+        return store
+
+
+def describe_stores(agent: Any) -> Dict[Text, Any]:
+    """Which stores a running Rasa agent uses, for health output (no secrets)."""
+    if agent is None:
+        return {"tracker_store": None, "lock_store": None}
+    tracker_store = agent.tracker_store
+    inner = getattr(tracker_store, "_tracker_store", tracker_store)  # unwrap FailSafeTrackerStore
+    engine = getattr(inner, "engine", None)
+    return {
+        "tracker_store": type(inner).__name__,
+        "tracker_store_dialect": engine.dialect.name if engine is not None else None,
+        "lock_store": type(agent.lock_store).__name__,
+    }

@@ -12,7 +12,11 @@ from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
-ACTIONS_SOURCE = "\n".join(p.read_text() for p in (PROJECT_ROOT / "actions").glob("*.py"))
+# Code that sends domain responses by name: the custom actions, and Rasa-side fallbacks.
+ACTIONS_SOURCE = "\n".join(
+    p.read_text()
+    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "resilience.py", PROJECT_ROOT / "bot" / "channels" / "rest.py"]
+)
 UNUSED_UTTERANCE = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
 # Rasa merges the retrieval intent found in data/nlu with the one the domain must list,
 # and warns about its own merge (ResponsesSyncImporter); removing it from the domain

@@ -1,0 +1,73 @@
+"""Rasa's REST channel with input checks, no logging of message text, and a health route.
+
+Registered in credentials.yml in place of `rest:` and keeps its URL:
+POST /webhooks/rest/webhook  {"sender": "...", "message": "...", "metadata": {...}}
+GET  /webhooks/rest/health   which tracker and lock stores this instance uses
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.inbound import InvalidMessage, parse_rest_body
+from bot.stores import describe_stores
+
+logger = logging.getLogger(__name__)
+
+TECHNICAL_PROBLEM_RESPONSE = "utter_technical_problem"
+
+
+def technical_problem_messages(request: Request, recipient_id: Text) -> List[Dict[Text, Any]]:
+    """The domain's safe reply for when a message could not be handled at all."""
+    agent = getattr(request.app.ctx, "agent", None)
+    variations = agent.domain.responses.get(TECHNICAL_PROBLEM_RESPONSE, []) if agent else []
+    text = variations[0]["text"] if variations else (
+        "Sorry, something went wrong. If you're in crisis, call or text 988 (US) or your local emergency number."
+    )
+    return [{"recipient_id": recipient_id, "text": text}]
+
+
+class RestChannel(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        webhook = Blueprint(f"hardened_rest_{id(self)}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def alive(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/health", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            agent = getattr(request.app.ctx, "agent", None)
+            return response.json({"status": "ok", **describe_stores(agent)})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                sender, text, metadata = parse_rest_body(request.body or b"")
+            except InvalidMessage as invalid:
+                return response.json({"error": invalid.reason}, status=invalid.status)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+                )
+            except Exception:
+                # The text is health data: log what failed, never what was said.
+                logger.exception("Handling a REST message failed (conversation %s).", sender)
+                return response.json(technical_problem_messages(request, sender))
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,64 @@
+"""Keeps answering when the action server is down or slow.
+
+Rasa runs custom actions on the action server; when that fails it logs an error and the
+action's messages are simply lost, so a person would get an answer with no referral.
+`install_remote_action_fallback` wraps Rasa's RemoteAction so that a failed or slow call
+(after $ACTION_TIMEOUT_SECONDS, default 5) sends domain responses instead: the referral,
+the handoff text, the topic list. Crisis replies never depend on it: they are domain
+responses chosen by rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
+from rasa.shared.core.events import Event, SlotSet
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_RESPONSES: Dict[Text, List[Text]] = {
+    "action_refer_to_professional": ["utter_referral_offline"],
+    "action_offer_topics": ["utter_no_information", "utter_referral_offline"],
+    "action_list_topics": ["utter_topics_offline"],
+    "action_handoff_to_human": ["utter_handoff_offline"],
+}
+DEFAULT_OFFLINE_RESPONSES = ["utter_referral_offline"]
+KEEPS_CRISIS_HELP_IN_VIEW = {"action_refer_to_professional", "action_offer_topics", "action_handoff_to_human"}
+
+
+async def offline_events(action_name: Text, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+    """What the action would have said, from domain responses only."""
+    names = list(OFFLINE_RESPONSES.get(action_name, DEFAULT_OFFLINE_RESPONSES))
+    if action_name in KEEPS_CRISIS_HELP_IN_VIEW and tracker.get_slot("crisis_flagged"):
+        names.append("utter_crisis_reminder")
+    events: List[Event] = []
+    for name in names:
+        events += await ActionBotResponse(name, silent_fail=True).run(output_channel, nlg, tracker, domain)
+    if action_name == "action_handoff_to_human":
+        events.append(SlotSet("handoff_requested", True))
+    return events
+
+
+def install_remote_action_fallback(timeout_seconds: float = 5.0) -> None:
+    """Wraps RemoteAction.run once per process (idempotent)."""
+    original = RemoteAction.run
+    if getattr(original, "_with_offline_fallback", False):
+        return
+
+    async def run_with_fallback(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+        try:
+            return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), timeout_seconds)
+        except ActionExecutionRejection:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of the action server
+            logger.error(
+                "Action server failed on '%s' (%s); answering from domain responses.",
+                self.name(), type(error).__name__,
+            )
+            return await offline_events(self.name(), output_channel, nlg, tracker, domain)
+
+    run_with_fallback._with_offline_fallback = True  # type: ignore[attr-defined]
+    RemoteAction.run = run_with_fallback  # type: ignore[method-assign]

@@ -1,0 +1,67 @@
+"""With the action server down, Rasa answers the action's part from domain responses."""
+
+import socket
+
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.resilience import OFFLINE_RESPONSES, install_remote_action_fallback
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def rasa_domain():
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def down_action_server():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+
+
+@pytest.fixture(autouse=True)
+def fallback_installed(monkeypatch):
+    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)  # restored after each test
+    install_remote_action_fallback(timeout_seconds=3)
+
+
+async def run_action(name, endpoint, domain, slots=None):
+    tracker = DialogueStateTracker.from_events("someone", [], slots=domain.slots)
+    for slot, value in (slots or {}).items():
+        tracker.update(SlotSet(slot, value))
+    return await RemoteAction(name, endpoint).run(
+        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain
+    )
+
+
+@pytest.mark.parametrize("action", sorted(OFFLINE_RESPONSES))
+async def test_each_custom_action_has_a_domain_fallback(action, down_action_server, rasa_domain):
+    events = await run_action(action, down_action_server, rasa_domain)
+    texts = [e.text for e in events if isinstance(e, BotUttered)]
+    expected = [rasa_domain.responses[name][0]["text"] for name in OFFLINE_RESPONSES[action]]
+    assert texts == expected
+
+
+async def test_referral_fallback_keeps_crisis_help_in_view(down_action_server, rasa_domain):
+    events = await run_action("action_refer_to_professional", down_action_server, rasa_domain, {"crisis_flagged": True})
+    assert "988" in [e.text for e in events if isinstance(e, BotUttered)][-1]
+
+
+async def test_handoff_is_still_flagged(down_action_server, rasa_domain):
+    events = await run_action("action_handoff_to_human", down_action_server, rasa_domain)
+    assert SlotSet("handoff_requested", True) in events
+
+
+def test_installing_twice_wraps_once():
+    wrapped = RemoteAction.run
+    install_remote_action_fallback()
+    assert RemoteAction.run is wrapped
