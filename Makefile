@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast lint shell clean
+.PHONY: help install run train test test-fast lint audit clean
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,5 +35,9 @@ test-fast: install ## Unit tests only (no training, no servers)
 lint: install ## Ruff over the project's code
 	$(BIN)/ruff check bot actions tests
 
+audit: ## Check the locked dependencies for known vulnerabilities (needs the internet)
+	@[ -x .venv-audit/bin/pip-audit ] || { $$(scripts/find-python.sh) -m venv .venv-audit && .venv-audit/bin/pip install --quiet pip-audit; }
+	.venv-audit/bin/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off
+
 clean: ## Remove the virtual environment, models and local data
-	rm -rf $(VENV) models var test-artifacts .pytest_cache
+	rm -rf $(VENV) .venv-audit models var test-artifacts .pytest_cache

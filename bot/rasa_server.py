@@ -13,7 +13,7 @@ from bot.resilience import install_remote_action_fallback
 
 
 def main() -> None:
-    install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "5")))
+    install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "10")))
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]

@@ -3,7 +3,7 @@
 Rasa runs custom actions on the action server; when that fails it logs an error and the
 action's messages are simply lost, so a person would get an answer with no referral.
 `install_remote_action_fallback` wraps Rasa's RemoteAction so that a failed or slow call
-(after $ACTION_TIMEOUT_SECONDS, default 5) sends domain responses instead: the referral,
+(after $ACTION_TIMEOUT_SECONDS, default 10) sends domain responses instead: the referral,
 the handoff text, the topic list. Crisis replies never depend on it: they are domain
 responses chosen by rules.
 """

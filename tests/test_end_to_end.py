@@ -162,3 +162,14 @@ def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
         assert CRISIS_LINE in reply and CRISIS_TEXT_LINE in reply
     finally:
         servers.processes.insert(0, servers.start_action_server())
+
+
+def test_logs_do_not_contain_what_people_wrote(servers):
+    """Messages are health data: the servers' logs (INFO level) must not contain them."""
+    say(servers, new_sender(), "my private note: I take sertraline 50mg")
+    logs = "\n".join(
+        path.read_text(errors="replace") for path in (PROJECT_ROOT / "test-artifacts" / "logs").glob("*.log")
+    )
+    assert logs, "no server logs were written"
+    for text in ["sertraline 50mg", *CRISIS[:5]]:
+        assert text not in logs
