@@ -173,3 +173,13 @@ def test_logs_do_not_contain_what_people_wrote(servers):
     assert logs, "no server logs were written"
     for text in ["sertraline 50mg", *CRISIS[:5]]:
         assert text not in logs
+
+
+@pytest.mark.parametrize(("locale", "line"), [("en-GB", "116 123"), ("en-AU", "13 11 14"), ("de-DE", "call or text 988")])
+def test_crisis_lines_follow_the_locale_the_channel_sends(servers, locale, line):
+    response = requests.post(
+        f"{servers.rasa_url}/webhooks/rest/webhook",
+        json={"sender": new_sender(), "message": "I want to kill myself", "metadata": {"locale": locale}},
+        timeout=30,
+    )
+    assert line in joined(response.json())
