@@ -31,7 +31,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Tuple
 
 from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer, check_token
@@ -43,6 +43,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.inbound import clean_text
+from bot.channels.rest import technical_problem_messages
 from bot.channels.text import as_plain_text, secrets_match, split_text, utf16_len
 
 logger = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class TelegramSettings:
     set_webhook: bool = True
 
     @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "TelegramSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TelegramSettings:
         env = os.environ if environ is None else environ
 
         def value(name: str) -> str:
@@ -114,7 +116,7 @@ class _PayloadStore:
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
-        self._payloads: "OrderedDict[str, str]" = OrderedDict()
+        self._payloads: OrderedDict[str, str] = OrderedDict()
 
     def key_for(self, payload: str) -> str:
         if len(payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
@@ -126,14 +128,14 @@ class _PayloadStore:
             self._payloads.popitem(last=False)
         return key
 
-    def payload_for(self, key: str) -> Optional[str]:
+    def payload_for(self, key: str) -> str | None:
         return self._payloads.get(key)
 
 
 LONG_PAYLOADS = _PayloadStore()
 
 
-def inline_keyboard(buttons: List[Dict[Text, Any]], store: _PayloadStore = LONG_PAYLOADS) -> InlineKeyboardMarkup:
+def inline_keyboard(buttons: List[Dict[str, Any]], store: _PayloadStore = LONG_PAYLOADS) -> InlineKeyboardMarkup:
     """One button per row (titles are short questions; a single row would be cramped)."""
     markup = InlineKeyboardMarkup(row_width=1)
     for button in buttons:
@@ -149,20 +151,20 @@ def inline_keyboard(buttons: List[Dict[Text, Any]], store: _PayloadStore = LONG_
 class TelegramBotOutput(TelegramOutput):
     """Rasa's TelegramOutput (an aiogram Bot) pointed at a configurable Bot API server."""
 
-    def __init__(self, access_token: Optional[Text], server: TelegramAPIServer = TELEGRAM_PRODUCTION) -> None:
+    def __init__(self, access_token: str | None, server: TelegramAPIServer = TELEGRAM_PRODUCTION) -> None:
         # TelegramOutput.__init__ cannot pass a server; call aiogram's Bot directly.
         Bot.__init__(self, access_token, server=server)
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in split_text(text, MAX_MESSAGE_LENGTH, utf16_len):
             await self.send_message(recipient_id, part, disable_web_page_preview=True)
 
     async def send_text_with_buttons(
         self,
-        recipient_id: Text,
-        text: Text,
-        buttons: List[Dict[Text, Any]],
-        button_type: Optional[Text] = "inline",
+        recipient_id: str,
+        text: str,
+        buttons: List[Dict[str, Any]],
+        button_type: str | None = "inline",
         **kwargs: Any,
     ) -> None:
         parts = split_text(text, MAX_MESSAGE_LENGTH, utf16_len) or ["Please choose:"]
@@ -180,7 +182,7 @@ class TelegramBotOutput(TelegramOutput):
         )
 
 
-def text_of_update(update: Update, bot_name: str = "") -> Tuple[Optional[Any], Optional[str], bool]:
+def text_of_update(update: Update, bot_name: str = "") -> Tuple[Any | None, str | None, bool]:
     """(chat id, text to hand to Rasa, whether the update carried something we cannot read).
 
     Button presses give their payload (looked up when it was too long for callback_data).
@@ -200,10 +202,10 @@ def text_of_update(update: Update, bot_name: str = "") -> Tuple[Optional[Any], O
         return None, None, False
     if message.text is None:
         return message.chat.id, None, True
-    return message.chat.id, command_text(message.text, bot_name), False
+    return message.chat.id, command_text(clean_text(message.text), bot_name) or None, False
 
 
-def _pressed_button_title(query: Any, data: str) -> Optional[str]:
+def _pressed_button_title(query: Any, data: str) -> str | None:
     markup = getattr(query.message, "reply_markup", None) if query.message else None
     for row in getattr(markup, "inline_keyboard", None) or []:
         for button in row:
@@ -228,9 +230,9 @@ class _RecentIds:
 
     def __init__(self, size: int = 1000) -> None:
         self.size = size
-        self._seen: "OrderedDict[int, None]" = OrderedDict()
+        self._seen: OrderedDict[int, None] = OrderedDict()
 
-    def seen(self, update_id: Optional[int]) -> bool:
+    def seen(self, update_id: int | None) -> bool:
         if update_id is None:
             return False
         if update_id in self._seen:
@@ -245,11 +247,11 @@ class TelegramChannel(TelegramInput):
     """Telegram webhook at /webhooks/telegram/webhook, configured by environment variables."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "telegram"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TelegramChannel":
+    def from_credentials(cls, credentials: Dict[str, Any] | None) -> TelegramChannel:
         # The credentials.yml block is empty on purpose: everything comes from the environment.
         channel = cls(settings=TelegramSettings.from_env())
         channel.log_state()
@@ -257,11 +259,11 @@ class TelegramChannel(TelegramInput):
 
     def __init__(
         self,
-        access_token: Optional[Text] = None,
-        verify: Optional[Text] = None,
-        webhook_url: Optional[Text] = None,
+        access_token: str | None = None,
+        verify: str | None = None,
+        webhook_url: str | None = None,
         debug_mode: bool = False,
-        settings: Optional[TelegramSettings] = None,
+        settings: TelegramSettings | None = None,
     ) -> None:
         settings = settings or TelegramSettings(
             token=access_token or "", bot_name=verify or "", webhook_url=webhook_url or ""
@@ -269,7 +271,7 @@ class TelegramChannel(TelegramInput):
         super().__init__(settings.token, settings.bot_name, settings.webhook_url, debug_mode)
         self.settings = settings
         self.problems = settings.problems()
-        self._output: Optional[TelegramBotOutput] = None
+        self._output: TelegramBotOutput | None = None
         self._recent = _RecentIds()
 
     @property
@@ -287,7 +289,7 @@ class TelegramChannel(TelegramInput):
         else:
             logger.info("Telegram connector is off: TELEGRAM_TOKEN is not set.")
 
-    def get_output_channel(self) -> Optional[TelegramBotOutput]:
+    def get_output_channel(self) -> TelegramBotOutput | None:
         """The shared Bot (one aiohttp session, created on first use inside the server loop).
 
         Unlike Rasa's connector, this never calls setWebhook: that happens once at start.
@@ -312,6 +314,16 @@ class TelegramChannel(TelegramInput):
     async def close(self) -> None:
         if self._output is not None and self._output._session is not None:
             await self._output._session.close()
+
+    @staticmethod
+    async def _send_technical_problem(request: Request, out_channel: TelegramBotOutput, chat_id: Any) -> None:
+        if chat_id is None:
+            return
+        try:
+            for message in technical_problem_messages(request, str(chat_id)):
+                await out_channel.send_text_message(str(chat_id), message["text"])
+        except Exception as error:
+            logger.error("Could not tell chat %s about the failure: %s", chat_id, error)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("tms_telegram_webhook", __name__)
@@ -368,10 +380,13 @@ class TelegramChannel(TelegramInput):
             except TelegramAPIError as error:
                 logger.error("Telegram API call failed: %s", error)
             except Exception:
-                # Answer 200 anyway: an error status makes Telegram re-deliver the update.
-                logger.exception("Failed to handle a Telegram update.")
+                # The text is health data: log what failed, never what was said. Answer 200
+                # anyway (an error status makes Telegram re-deliver the update), and tell the
+                # person something went wrong, with the crisis line, rather than nothing.
+                logger.exception("Handling a Telegram update failed (chat %s).", chat_id)
                 if self.debug_mode:
                     raise
+                await self._send_technical_problem(request, out_channel, chat_id)
             return response.text("success")
 
         return telegram_webhook

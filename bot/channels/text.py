@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Callable, List, Optional, Pattern, Sequence, Tuple, Union
+from typing import Callable, List, Pattern, Sequence, Tuple, Union
 
 Measure = Callable[[str], int]
 
@@ -27,7 +27,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def split_text(text: Optional[str], limit: int, measure: Measure = len) -> List[str]:
+def split_text(text: str | None, limit: int, measure: Measure = len) -> List[str]:
     """Splits `text` into stripped, non-empty chunks with measure(chunk) <= limit."""
     if limit < 1:
         raise ValueError("limit must be positive")
@@ -86,14 +86,14 @@ def _hard_cut(text: str, limit: int, measure: Measure) -> List[str]:
     return chunks
 
 
-def secrets_match(received: Optional[str], expected: str) -> bool:
+def secrets_match(received: str | None, expected: str) -> bool:
     """Constant-time comparison of a received secret with the configured one."""
     if received is None or not expected:
         return False
     return hmac.compare_digest(received.encode("utf-8"), expected.encode("utf-8"))
 
 
-def as_plain_text(text: Optional[str]) -> str:
+def as_plain_text(text: str | None) -> str:
     """User text with any leading '/' removed, so typed text is never read as an intent.
 
     Rasa treats a message starting with '/' as an intent name ("/crisis" would set the
