@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
         f"""
 The TMS assistant is running on {url}  (press Ctrl-C to stop)
 
+  Chat with it in the website widget (demo page), open in your browser:
+    {url}/chat
+
   Talk to it over REST:
     curl -s {url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
          -d '{{"sender": "me", "message": "How long is a TMS session?"}}'

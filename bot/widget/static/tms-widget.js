@@ -1,0 +1,452 @@
+/* TMS assistant chat widget: vanilla JS, no dependencies. Talks to Rasa's REST channel.
+ * Every piece of text becomes DOM text nodes (never HTML), so messages cannot inject markup. */
+(function (win, factory) {
+  var api = factory(win);
+  if (typeof module === 'object' && module.exports) { module.exports = api; return; }
+  if (!win || !win.document || win.TMSWidget) return; // loaded twice: keep the first
+  win.TMSWidget = api;
+  api.autoStart();
+}(typeof window !== 'undefined' ? window : null, function (win) {
+  'use strict';
+  var doc = win && win.document;
+  var script = doc && doc.currentScript;
+  var DEFAULTS = {
+    server: '', title: 'TMS questions', launcherText: 'Questions about TMS?',
+    primaryColor: '#1d5b79', initialPayload: '/greet', locale: '', userId: '',
+    professionalMessage: 'I want to talk to a professional',
+    crisisText: 'In crisis? Call or text 988', crisisHref: 'tel:988',
+    storageKey: 'tms-widget', timeoutMs: 30000, cssUrl: ''
+  };
+  var MAX_HISTORY = 100;
+
+  // ---- text: **bold**, line breaks, [links](url) and bare URLs; only safe schemes ----
+  var SAFE_HREF = /^(?:https?:\/\/[^\s"'<>\\]+|mailto:[^\s"'<>\\]+|tel:\+?[0-9][0-9().\-]*)$/i;
+  var TOKEN = /\*\*([^*\n]+?)\*\*|\[([^\]\n]+)\]\(([^()\s]+)\)|((?:https?:\/\/|mailto:)[^\s<>"]+|tel:\+?\d[\d\-.]*\d)/gi;
+  var TRAILING = /[.,;:!?)\]'"]+$/;
+
+  function safeHref(url) {
+    url = String(url == null ? '' : url).trim();
+    return SAFE_HREF.test(url) ? url : null;
+  }
+
+  function parseLine(line) {
+    var out = [], last = 0, m, re = new RegExp(TOKEN.source, 'gi');
+    while ((m = re.exec(line))) {
+      if (m.index > last) out.push({ type: 'text', text: line.slice(last, m.index) });
+      last = re.lastIndex;
+      if (m[1] !== undefined) {
+        out.push({ type: 'strong', children: parseLine(m[1]) });
+      } else if (m[2] !== undefined) {
+        var href = safeHref(m[3]);
+        out.push(href ? { type: 'link', href: href, text: m[2] } : { type: 'text', text: m[0] });
+      } else {
+        var url = m[4], trail = url.match(TRAILING);
+        if (trail) url = url.slice(0, -trail[0].length);
+        var safe = safeHref(url);
+        out.push(safe ? { type: 'link', href: safe, text: url } : { type: 'text', text: url });
+        if (trail) out.push({ type: 'text', text: trail[0] });
+      }
+    }
+    if (last < line.length) out.push({ type: 'text', text: line.slice(last) });
+    return out;
+  }
+
+  function parseText(text, plain) {
+    var out = [];
+    String(text == null ? '' : text).split(/\r\n|\r|\n/).forEach(function (line, i) {
+      if (i) out.push({ type: 'br' });
+      if (plain) { if (line) out.push({ type: 'text', text: line }); } else out = out.concat(parseLine(line));
+    });
+    return out;
+  }
+
+  function appendTokens(d, parent, tokens) {
+    tokens.forEach(function (t) {
+      var node;
+      if (t.type === 'br') node = d.createElement('br');
+      else if (t.type === 'strong') { node = d.createElement('strong'); appendTokens(d, node, t.children); }
+      else if (t.type === 'link') {
+        node = d.createElement('a');
+        node.setAttribute('href', t.href);
+        if (/^https?:/i.test(t.href)) node.setAttribute('target', '_blank');
+        node.setAttribute('rel', 'noopener noreferrer');
+        node.textContent = t.text;
+      } else node = d.createTextNode(t.text);
+      parent.appendChild(node);
+    });
+    return parent;
+  }
+
+  // Bot text gets bold and links; the user's own text stays plain (line breaks only).
+  function renderText(d, text, plain) {
+    return appendTokens(d, d.createDocumentFragment(), parseText(text, plain));
+  }
+
+  // ---- Rasa REST replies -> [{from:'bot', text, buttons}] ----
+  function normalizeReplies(data) {
+    if (!Array.isArray(data)) return [];
+    return data.reduce(function (out, m) {
+      if (!m || typeof m !== 'object') return out;
+      var text = typeof m.text === 'string' ? m.text : '';
+      if (!text && typeof m.image === 'string' && safeHref(m.image)) text = m.image;
+      var buttons = (Array.isArray(m.buttons) ? m.buttons : []).filter(function (b) {
+        return b && typeof b.title === 'string' && b.title;
+      }).map(function (b) {
+        return { title: b.title, payload: typeof b.payload === 'string' && b.payload ? b.payload : b.title };
+      });
+      if (text || buttons.length) out.push({ from: 'bot', text: text, buttons: buttons });
+      return out;
+    }, []);
+  }
+
+  // ---- storage: sender id + history survive reloads and browser restarts ----
+  function memoryStorage() {
+    var data = {};
+    return {
+      getItem: function (k) { return Object.prototype.hasOwnProperty.call(data, k) ? data[k] : null; },
+      setItem: function (k, v) { data[k] = String(v); },
+      removeItem: function (k) { delete data[k]; }
+    };
+  }
+
+  function createStore(storage, key, max) {
+    storage = storage || memoryStorage();
+    max = max || MAX_HISTORY;
+    return {
+      load: function () {
+        try {
+          var s = JSON.parse(storage.getItem(key));
+          if (s && typeof s.senderId === 'string' && s.senderId && Array.isArray(s.history)) return s;
+        } catch (e) { /* corrupt or unavailable: start again */ }
+        return null;
+      },
+      save: function (state) {
+        if (state.history.length > max) state.history = state.history.slice(-max);
+        try { storage.setItem(key, JSON.stringify(state)); return true; } catch (e) { return false; }
+      },
+      clear: function () { try { storage.removeItem(key); } catch (e) { /* ignore */ } }
+    };
+  }
+
+  function newId() {
+    var c = win && win.crypto;
+    if (c && c.randomUUID) return 'web-' + c.randomUUID();
+    return 'web-' + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  }
+
+  // ---- conversation: one request at a time; a failed item waits in `unsent` for retry ----
+  function createConversation(o) {
+    var state = o.store.load() || { senderId: (o.newId || newId)(), history: [], greeted: false };
+    var busy = false, emit = o.on || function () {};
+    o.store.save(state);
+
+    function send(item) {
+      if (busy) return Promise.resolve(false);
+      busy = true;
+      state.unsent = item;
+      o.store.save(state);
+      emit('sending', item);
+      return Promise.resolve().then(function () {
+        return o.post({ sender: state.senderId, message: item.message, metadata: o.metadata ? o.metadata() : {} });
+      }).then(function (data) {
+        var replies = normalizeReplies(data);
+        busy = false;
+        state.unsent = null;
+        if (item.display) state.history.push({ from: 'user', text: item.display });
+        if (item.initial) state.greeted = true;
+        state.history = state.history.concat(replies);
+        o.store.save(state);
+        emit('sent', { item: item, replies: replies });
+        return true;
+      }, function (error) {
+        busy = false;
+        emit('failed', { item: item, error: error });
+        return false;
+      });
+    }
+
+    return {
+      state: state,
+      send: send,
+      retry: function (replacement) {
+        var item = replacement || state.unsent;
+        return item ? send(item) : Promise.resolve(false);
+      },
+      isBusy: function () { return busy; },
+      needsGreeting: function () { return !state.greeted && !state.history.length; },
+      save: function () { o.store.save(state); }
+    };
+  }
+
+  // ---- colours: text on the primary colour keeps a contrast of at least 4.5:1 ----
+  function normalizeColor(c) {
+    c = String(c || '').trim();
+    if (/^#[0-9a-f]{3}$/i.test(c)) c = '#' + c[1] + c[1] + c[2] + c[2] + c[3] + c[3];
+    return /^#[0-9a-f]{6}$/i.test(c) ? c.toLowerCase() : null;
+  }
+  function luminance(hex) {
+    var v = [1, 3, 5].map(function (i) {
+      var x = parseInt(hex.substr(i, 2), 16) / 255;
+      return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  }
+  function contrast(a, b) {
+    var x = luminance(a), y = luminance(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+  function textColorOn(bg) { return contrast(bg, '#ffffff') >= contrast(bg, '#000000') ? '#ffffff' : '#000000'; }
+
+  // ---- configuration: defaults < window.TMSWidgetConfig < data- attributes ----
+  function readConfig(scriptEl, globalConfig, pageUrl) {
+    var data = (scriptEl && scriptEl.dataset) || {}, g = globalConfig || {}, c = {};
+    Object.keys(DEFAULTS).forEach(function (k) {
+      c[k] = data[k] != null && data[k] !== '' ? data[k] : g[k] != null ? g[k] : DEFAULTS[k];
+    });
+    var src = scriptEl && scriptEl.src ? new URL(scriptEl.src, pageUrl) : null;
+    if (!c.server) c.server = src ? src.origin : new URL(pageUrl).origin;
+    c.server = String(c.server).replace(/\/+$/, '');
+    if (!c.cssUrl) c.cssUrl = src ? new URL('tms-widget.css', src).href : c.server + '/widget/tms-widget.css';
+    c.primaryColor = normalizeColor(c.primaryColor) || DEFAULTS.primaryColor;
+    c.crisisHref = safeHref(c.crisisHref) || DEFAULTS.crisisHref;
+    c.timeoutMs = Number(c.timeoutMs) || DEFAULTS.timeoutMs;
+    return c;
+  }
+
+  function postJson(url, body, timeoutMs) {
+    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = ctl && setTimeout(function () { ctl.abort(); }, timeoutMs);
+    return fetch(url, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, credentials: 'omit',
+      body: JSON.stringify(body), signal: ctl ? ctl.signal : undefined
+    }).then(function (r) {
+      clearTimeout(timer);
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      return r.json();
+    }, function (e) { clearTimeout(timer); throw e; });
+  }
+
+  // ---- the widget in the page ----
+  function h(tag, cls, attrs, text) {
+    var node = doc.createElement(tag);
+    if (cls) node.className = cls;
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  function mount(cfg) {
+    var uid = 'tms-' + Math.random().toString(36).slice(2, 8);
+    var storage = null;
+    try { storage = win.localStorage; storage.getItem('x'); } catch (e) { storage = null; }
+    var store = createStore(storage, cfg.storageKey + ':' + cfg.server);
+    var root = h('aside', 'tms-w', { 'aria-label': cfg.title });
+    root.hidden = true;
+    root.style.setProperty('--tms-primary', cfg.primaryColor);
+    root.style.setProperty('--tms-on-primary', textColorOn(cfg.primaryColor));
+    var launcher = h('button', 'tms-launcher', { type: 'button', 'aria-expanded': 'false', 'aria-controls': uid + '-panel' }, cfg.launcherText);
+    var panel = h('div', 'tms-panel', { id: uid + '-panel', role: 'dialog', 'aria-labelledby': uid + '-title' });
+    panel.hidden = true;
+    var head = h('div', 'tms-head');
+    var titles = h('div', 'tms-titles');
+    titles.appendChild(h('h2', 'tms-title', { id: uid + '-title' }, cfg.title));
+    titles.appendChild(h('p', 'tms-sub', null, 'General information, not medical advice'));
+    var closeBtn = h('button', 'tms-close', { type: 'button', 'aria-label': 'Close chat' }, '\u00d7');
+    head.appendChild(titles);
+    head.appendChild(closeBtn);
+    var help = h('div', 'tms-help');
+    help.appendChild(h('a', 'tms-crisis', { href: cfg.crisisHref }, cfg.crisisText));
+    var proBtn = h('button', 'tms-pro', { type: 'button' }, 'Talk to a professional');
+    help.appendChild(proBtn);
+    var log = h('div', 'tms-log', { role: 'region', 'aria-label': 'Conversation', tabindex: '0' });
+    var typing = h('div', 'tms-msg tms-bot tms-typing', { 'aria-hidden': 'true' });
+    for (var i = 0; i < 3; i++) typing.appendChild(h('span', 'tms-dot'));
+    var live = h('div', 'tms-sr', { 'aria-live': 'polite' });
+    var error = h('div', 'tms-error', { role: 'alert' });
+    error.hidden = true;
+    var errorText = h('span', null, null, '');
+    var retryBtn = h('button', 'tms-retry', { type: 'button' }, 'Retry');
+    error.appendChild(errorText);
+    error.appendChild(retryBtn);
+    var form = h('form', 'tms-form', { novalidate: '' });
+    var input = h('input', 'tms-input', {
+      id: uid + '-input', type: 'text', autocomplete: 'off', maxlength: '1000',
+      enterkeyhint: 'send', placeholder: 'Type your question'
+    });
+    var sendBtn = h('button', 'tms-send', { type: 'submit' }, 'Send');
+    form.appendChild(h('label', 'tms-sr', { for: uid + '-input' }, 'Your message to the assistant'));
+    form.appendChild(input);
+    form.appendChild(sendBtn);
+    [head, help, log, error, form, live].forEach(function (n) { panel.appendChild(n); });
+    root.appendChild(panel);
+    root.appendChild(launcher);
+
+    var pending = null;
+    var conv = createConversation({
+      store: store,
+      post: function (body) { return postJson(cfg.server + '/webhooks/rest/webhook', body, cfg.timeoutMs); },
+      metadata: function () {
+        var m = { locale: cfg.locale || (win.navigator && win.navigator.language) || 'en-US', page_url: win.location.href };
+        if (cfg.userId) m.user_id = String(cfg.userId);
+        return m;
+      },
+      on: function (type, ev) {
+        if (type === 'sending') {
+          error.hidden = true;
+          if (ev.display) pending = addBubble({ from: 'user', text: ev.display }, true);
+          log.appendChild(typing);
+          scroll();
+        } else if (type === 'sent') {
+          if (typing.parentNode) log.removeChild(typing);
+          if (pending) pending.classList.remove('tms-pending');
+          pending = null;
+          removeQuickReplies();
+          ev.replies.forEach(function (m) { addBubble(m); });
+          addQuickReplies(ev.replies);
+          live.textContent = ev.replies.map(function (m) { return m.text; }).join(' ');
+          scroll();
+        } else if (type === 'failed') {
+          if (typing.parentNode) log.removeChild(typing);
+          if (pending) log.removeChild(pending);
+          pending = null;
+          if (ev.item.typed && !input.value) { input.value = ev.item.display; saveDraft(); }
+          errorText.textContent = 'We couldn\u2019t reach the assistant. Your message was not sent. ';
+          error.hidden = false;
+          scroll();
+        }
+      }
+    });
+
+    function scroll() { log.scrollTop = log.scrollHeight; }
+
+    function addBubble(m, isPending) {
+      var bot = m.from === 'bot';
+      var bubble = h('div', 'tms-msg ' + (bot ? 'tms-bot' : 'tms-user') + (isPending ? ' tms-pending' : ''));
+      bubble.appendChild(h('span', 'tms-sr', null, bot ? 'Assistant: ' : 'You: '));
+      bubble.appendChild(renderText(doc, m.text, !bot));
+      log.appendChild(bubble);
+      return bubble;
+    }
+
+    function removeQuickReplies() {
+      Array.prototype.slice.call(log.querySelectorAll('.tms-quick')).forEach(function (n) { log.removeChild(n); });
+    }
+
+    function addQuickReplies(messages) {
+      messages.forEach(function (m) {
+        if (!m.buttons || !m.buttons.length) return;
+        var box = h('div', 'tms-quick', { role: 'group', 'aria-label': 'Suggested questions' });
+        m.buttons.forEach(function (b) {
+          var btn = h('button', 'tms-qr', { type: 'button' }, b.title);
+          btn.addEventListener('click', function () { submit({ message: b.payload, display: b.title }); });
+          box.appendChild(btn);
+        });
+        log.appendChild(box);
+      });
+    }
+
+    function submit(item) {
+      if (conv.isBusy()) return;
+      conv.send(item);
+    }
+
+    function saveDraft() { conv.state.draft = input.value; conv.save(); }
+
+    function setOpen(open, focus) {
+      panel.hidden = !open;
+      root.classList.toggle('tms-open', open);
+      launcher.setAttribute('aria-expanded', String(open));
+      launcher.textContent = open ? 'Close chat' : cfg.launcherText;
+      conv.state.open = open;
+      conv.save();
+      if (open) {
+        scroll();
+        if (focus) input.focus();
+        if (conv.needsGreeting() && !conv.state.unsent && cfg.initialPayload) {
+          submit({ message: cfg.initialPayload, display: null, initial: true });
+        }
+      } else if (focus) launcher.focus();
+    }
+
+    launcher.addEventListener('click', function () { setOpen(panel.hidden, true); });
+    closeBtn.addEventListener('click', function () { setOpen(false, true); });
+    root.addEventListener('keydown', function (e) {
+      if ((e.key === 'Escape' || e.key === 'Esc') && !panel.hidden) { e.preventDefault(); setOpen(false, true); }
+    });
+    proBtn.addEventListener('click', function () {
+      submit({ message: cfg.professionalMessage, display: cfg.professionalMessage });
+    });
+    input.addEventListener('input', saveDraft);
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var text = input.value.trim();
+      if (!text || conv.isBusy()) return;
+      input.value = '';
+      saveDraft();
+      submit({ message: text, display: text, typed: true });
+    });
+    retryBtn.addEventListener('click', function () {
+      var item = conv.state.unsent;
+      if (!item || conv.isBusy()) return;
+      if (item.typed) {
+        var text = input.value.trim() || item.display;
+        input.value = '';
+        saveDraft();
+        item = { message: text, display: text, typed: true };
+      }
+      conv.retry(item);
+    });
+
+    // Show what was said before (a reload or a new browser session).
+    var history = conv.state.history, lastUser = -1;
+    history.forEach(function (m, i) { addBubble(m); if (m.from === 'user') lastUser = i; });
+    addQuickReplies(history.slice(lastUser + 1));
+    input.value = conv.state.draft || '';
+    var unsent = conv.state.unsent;
+    if (unsent) {
+      if (unsent.typed && !input.value) { input.value = unsent.display; saveDraft(); }
+      errorText.textContent = 'Your last message was not sent. ';
+      error.hidden = false;
+    }
+    doc.body.appendChild(root);
+    if (conv.state.open) setOpen(true, false);
+
+    var css = h('link', null, { rel: 'stylesheet', href: cfg.cssUrl });
+    var done = false;
+    function ready() {
+      if (done) return;
+      done = true;
+      root.hidden = false;
+      api.ready = true;
+      api.readyAt = win.performance ? win.performance.now() : 0;
+      win.dispatchEvent(new win.CustomEvent('tms-widget-ready'));
+    }
+    css.addEventListener('load', ready);
+    css.addEventListener('error', ready);
+    setTimeout(ready, 3000);
+    doc.head.appendChild(css);
+
+    api.open = function () { setOpen(true, true); };
+    api.close = function () { setOpen(false, true); };
+    api.send = function (text) { submit({ message: text, display: text }); };
+  }
+
+  var api = {
+    ready: false,
+    readyAt: null,
+    config: null,
+    autoStart: function () {
+      if (api.config) return;
+      api.config = readConfig(script, win.TMSWidgetConfig, win.location.href);
+      if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', function () { mount(api.config); });
+      else mount(api.config);
+    },
+    _internals: {
+      DEFAULTS: DEFAULTS, safeHref: safeHref, parseText: parseText, renderText: renderText,
+      normalizeReplies: normalizeReplies, createStore: createStore, memoryStorage: memoryStorage,
+      createConversation: createConversation, newId: newId, normalizeColor: normalizeColor,
+      contrast: contrast, textColorOn: textColorOn, readConfig: readConfig
+    }
+  };
+  return api;
+}));
