@@ -1,22 +1,53 @@
 """`python -m bot.rasa_server run ...`: Rasa's own command line, with the action fallback.
 
 Same arguments as `rasa`; it only installs bot.resilience first, so a failing action
-server never silences the referral.
+server never silences the referral, and it sets `--cors` from the origin allow-list
+(bot/origins.py: $WIDGET_ALLOWED_ORIGINS, by default only the server's own origin).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import sys
+from typing import List
 
+from bot.origins import ENV_VAR, InvalidOrigin, allowed_origins, parse_origins
 from bot.resilience import install_remote_action_fallback
+
+
+def with_allowed_origins(args: List[str]) -> List[str]:
+    """`args` for `rasa run` with `--cors` set to the allow-list (exported as $WIDGET_ALLOWED_ORIGINS).
+
+    Origins given with `--cors` on the command line win over the environment; an empty
+    `--cors` (an unset variable in a Procfile) counts as not given.
+    """
+    if not args or args[0] != "run" or (len(args) > 1 and args[1] == "actions"):
+        return args
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--interface", "-i", default="0.0.0.0")
+    parser.add_argument("--port", "-p", type=int, default=5005)
+    parser.add_argument("--cors", nargs="*", default=None)
+    known, rest = parser.parse_known_args(args[1:])
+    explicit = parse_origins(",".join(known.cors or []))
+    origins = explicit or allowed_origins(known.interface, known.port)
+    os.environ[ENV_VAR] = ",".join(origins)
+    # Sanic-CORS compares plain origins exactly but reads "]" as a regular expression:
+    # anchor an escaped pattern for IPv6 hosts.
+    cors = [re.escape(origin) + "$" if "[" in origin else origin for origin in origins]
+    return ["run", *rest, "--interface", known.interface, "--port", str(known.port), "--cors", *cors]
 
 
 def main() -> None:
     install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "10")))
+    try:
+        args = with_allowed_origins(sys.argv[1:])
+    except InvalidOrigin as error:
+        sys.exit(f"error: {ENV_VAR}: {error}")
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *args]
     rasa_main()
 
 

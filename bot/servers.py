@@ -102,14 +102,13 @@ class AssistantServers:
         return process
 
     def start_rasa_server(self, timeout: float = 180, extra_args: Optional[List[str]] = None) -> subprocess.Popen:
-        cors = self.environment().get("CORS_ORIGINS", f"http://{self.host}:{self.rasa_port}").split()
+        # bot.rasa_server sets --cors from $WIDGET_ALLOWED_ORIGINS (default: this server's origin).
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "bot.rasa_server", "run",
                 "--model", str(self.model),
                 "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
                 "--interface", self.host, "--port", str(self.rasa_port),
-                "--cors", *cors,
                 *self.api_args(),
                 *(extra_args or []),
             ],
