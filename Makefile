@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast lint audit clean
+.PHONY: help install run train test test-fast lint audit clean bench
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: install ## Install what the tests need and run the whole test suite
 
 test-fast: install ## Unit tests only (no training, no servers)
 	$(BIN)/python -m pytest -m "not slow"
+
+bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install ## Ruff over the project's code
 	$(BIN)/ruff check bot actions tests

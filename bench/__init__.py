@@ -1,0 +1,1 @@
+"""Benchmark of our assistant against a stock Rasa assistant (see bench/README.md)."""

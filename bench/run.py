@@ -1,0 +1,301 @@
+"""Benchmark: our assistant against a stock `rasa init` assistant, side by side, in one run.
+
+    make bench                              # the full run (trains both, ~15 min)
+    .venv/bin/python -m bench.run --help    # options: --skip-train, --rounds, --only, --quick ...
+
+Prints a table and writes bench/results/latest.json. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import load  # noqa: E402
+from bench.targets import Ours, Stock, Target, stock_training_seconds  # noqa: E402
+from bot.training import PROJECT_ROOT, ensure_model  # noqa: E402
+
+BENCH_DIR = PROJECT_ROOT / "bench"
+MESSAGES = {"ours": BENCH_DIR / "messages" / "tms.txt", "stock": BENCH_DIR / "messages" / "moodbot.txt"}
+BASELINE = BENCH_DIR / "baseline.json"
+
+# key, label, lower is better
+METRICS = [
+    ("latency_ms_c1_p50", "latency p50, 1 conversation (ms)", True),
+    ("latency_ms_c1_p95", "latency p95, 1 conversation (ms)", True),
+    ("latency_ms_c1_p99", "latency p99, 1 conversation (ms)", True),
+    ("latency_ms_c16_p50", "latency p50, 16 conversations (ms)", True),
+    ("latency_ms_c16_p95", "latency p95, 16 conversations (ms)", True),
+    ("latency_ms_c16_p99", "latency p99, 16 conversations (ms)", True),
+    ("throughput_c1", "throughput, 1 conversation (msg/s)", False),
+    ("throughput_c16", "throughput, 16 conversations (msg/s)", False),
+    ("throughput_c64", "throughput, 64 conversations (msg/s)", False),
+    ("latency_ms_c64_p99", "latency p99, 64 conversations (ms)", True),
+    ("cpu_ms_per_msg_c16", "server CPU per message, 16 conv. (ms)", True),
+    ("cold_start_s", "cold start: process start to 1st answer (s)", True),
+    ("rss_mb", "memory after warm-up, RSS of all processes (MB)", True),
+    ("rss_mb_after_load", "memory after the load phases, RSS (MB)", True),
+    ("model_mb", "model file (MB)", True),
+    ("training_s", "training time (s)", True),
+]
+TARGETS = [
+    # name, metric, comparison, limit
+    ("p50 latency at 1 conversation <= 0.5x stock", "latency_ms_c1_p50", "<=", 0.5),
+    ("throughput at 16 conversations >= 2x stock", "throughput_c16", ">=", 2.0),
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def messages_for(concurrency: int, args: argparse.Namespace) -> int:
+    # Enough messages that the ramp-up and the tail of a phase hardly count.
+    return args.messages if args.quick else max(args.messages, 12 * concurrency)
+
+
+def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[str, Any]:
+    conversations = load.load_conversations(MESSAGES[target.name])
+    log(f"{target.name}: starting (round {round_index + 1})")
+    cold_start = target.start()
+    log(f"{target.name}: first answer after {cold_start:.1f} s")
+    phases: Dict[str, Any] = {}
+    try:
+        warmup = load.run_phase(target.base_url, conversations, min(4, args.warmup), args.warmup, f"warm{round_index}")
+        if warmup.errors:
+            raise RuntimeError(f"{target.name}: warm-up failed: {warmup.errors[:3]}")
+        warm = target.usage()
+        for concurrency in args.concurrency:
+            count = messages_for(concurrency, args)
+            result = load.run_phase(
+                target.base_url, conversations, concurrency, count, f"c{concurrency}r{round_index}",
+                server_cpu=lambda: target.usage().cpu_seconds,
+            )
+            phases[f"c{concurrency}"] = summary = result.summary()
+            log(
+                f"{target.name}: {concurrency:>2} conversations, {summary['messages']} messages: "
+                f"p50 {summary['latency_ms']['p50']} ms, p99 {summary['latency_ms']['p99']} ms, "
+                f"{summary['throughput_msgs_per_s']} msg/s, errors {summary['errors']}"
+            )
+        after = target.usage()
+    finally:
+        target.stop()
+    metrics: Dict[str, float | None] = {
+        "cold_start_s": round(cold_start, 2),
+        "rss_mb": round(warm.rss_bytes / 2**20, 1),
+        "pss_mb": round(warm.pss_bytes / 2**20, 1),
+        "rss_mb_after_load": round(after.rss_bytes / 2**20, 1),
+        "processes": len(warm.pids),
+    }
+    for name, phase in phases.items():
+        for q in ("p50", "p95", "p99"):
+            metrics[f"latency_ms_{name}_{q}"] = phase["latency_ms"][q]
+        metrics[f"throughput_{name}"] = phase["throughput_msgs_per_s"]
+        metrics[f"cpu_ms_per_msg_{name}"] = phase.get("server_cpu_ms_per_msg")
+    return {"metrics": metrics, "phases": phases, "errors": sum(p["errors"] for p in phases.values())}
+
+
+def median_metrics(rounds: List[Dict[str, Any]]) -> Dict[str, float | None]:
+    keys = {key for r in rounds for key in r["metrics"]}
+    merged = {}
+    for key in sorted(keys):
+        values = [r["metrics"][key] for r in rounds if r["metrics"].get(key) is not None]
+        merged[key] = round(statistics.median(values), 2) if values else None
+    return merged
+
+
+def ratio(ours: float | None, stock: float | None) -> float | None:
+    if ours is None or stock is None or stock == 0:
+        return None
+    return round(ours / stock, 3)
+
+
+def nlu_accuracy(model: Path) -> Dict[str, Any] | None:
+    """In a separate process, so that the benchmark process never holds TensorFlow."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.accuracy", "--json", str(model)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True,
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith("{"):
+            result = json.loads(line)
+            result["error_count"] = len(result.pop("errors"))
+            return result
+    log(f"accuracy failed: {completed.stderr[-500:]}")
+    return None
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def table(report: Dict[str, Any]) -> str:
+    ours = (report.get("ours") or {}).get("metrics", {})
+    stock = (report.get("stock") or {}).get("metrics", {})
+    rows = [f"{'metric':<50} {'ours':>10} {'stock':>10} {'ours/stock':>11}", "-" * 84]
+    for key, label, _ in METRICS:
+        if key in ours or key in stock:
+            rows.append(
+                f"{label:<50} {fmt(ours.get(key)):>10} {fmt(stock.get(key)):>10} "
+                f"{fmt(report['ratios'].get(key)):>11}"
+            )
+    accuracy = report.get("nlu_accuracy")
+    if accuracy:
+        rows.append(
+            f"{'NLU accuracy on tests/nlu/test_messages.yml':<50} "
+            f"{accuracy['accuracy'] * 100:>9.1f}% {'-':>10} {'-':>11}"
+        )
+    rows.append("")
+    for name, met in report["targets"].items():
+        status = "n/a" if met["met"] is None else ("MET" if met["met"] else "NOT MET")
+        rows.append(f"target: {name:<52} {fmt(met.get('value')):>8}  {status}")
+    return "\n".join(rows)
+
+
+def evaluate_targets(report: Dict[str, Any]) -> Dict[str, Any]:
+    targets = {}
+    for name, key, comparison, limit in TARGETS:
+        value = report["ratios"].get(key)
+        met = None if value is None else (value <= limit if comparison == "<=" else value >= limit)
+        targets[name] = {"metric": key, "value": value, "limit": limit, "met": met}
+    accuracy = report.get("nlu_accuracy")
+    baseline = json.loads(BASELINE.read_text()).get("nlu_accuracy") if BASELINE.exists() else None
+    if accuracy:
+        met = None if baseline is None else accuracy["accuracy"] >= baseline
+        targets["NLU accuracy not lower than the baseline"] = {
+            "metric": "nlu_accuracy", "value": accuracy["accuracy"], "limit": baseline, "met": met,
+        }
+    return targets
+
+
+def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=["ours", "stock"], help="measure one assistant only")
+    parser.add_argument("--model", type=Path, help="our model to serve (default: $TMS_MODEL, else the one trained here, else ensure_model())")
+    parser.add_argument("--skip-train", action="store_true", help="do not time a training of our model")
+    parser.add_argument("--stock-dir", type=Path, help="keep the stock project here and reuse it (and its training time) if already trained")
+    parser.add_argument("--messages", type=int, default=512, help="messages per load phase (default 512; at least 12 per conversation)")
+    parser.add_argument("--warmup", type=int, default=100, help="warm-up messages before measuring (default 100)")
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64], help="comma-separated (default 1,16,64)")
+    parser.add_argument("--rounds", type=int, default=1, help="start and measure each assistant this many times, alternating; medians are reported")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for our servers (repeatable)")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the NLU accuracy check of our model")
+    parser.add_argument("--quick", action="store_true", help="smoke run: few messages, no training, no accuracy")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.json")
+    parser.add_argument("--label", default="", help="a note stored in the JSON (e.g. what changed)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.messages = min(args.messages, 20)
+        args.warmup = min(args.warmup, 8)
+        args.skip_train = True
+        args.no_accuracy = True
+    return args
+
+
+def main(argv: List[str] | None = None) -> int:
+    args = parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    log_dir = args.out.parent / "logs" / stamp
+    report: Dict[str, Any] = {
+        "started": stamp,
+        "label": args.label,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_at_start": os.getloadavg()},
+        "settings": {
+            "messages_per_phase": {f"c{c}": messages_for(c, args) for c in args.concurrency},
+            "warmup": args.warmup, "rounds": args.rounds, "quick": args.quick, "extra_env_ours": extra_env,
+        },
+    }
+    try:
+        import rasa
+
+        report["rasa_version"] = rasa.__version__
+        targets: List[Callable[[], Target]] = []
+        training: Dict[str, float | None] = {}
+        models: Dict[str, Path] = {}
+
+        if args.only in (None, "ours"):
+            model = args.model or (Path(os.environ["TMS_MODEL"]) if os.environ.get("TMS_MODEL") else None)
+            if not args.skip_train:
+                log("ours: training from scratch (timed)...")
+                trained = Ours.train(work / "ours-model", log_dir / "train-ours.log")
+                training["ours"] = json.loads((work / "ours-model" / "training.json").read_text())["seconds"]
+                log(f"ours: trained in {training['ours']:.0f} s")
+                model = model or trained
+            models["ours"] = (model or ensure_model(quiet=True)).resolve()
+            targets.append(lambda: Ours(models["ours"], log_dir, extra_env))
+
+        if args.only in (None, "stock"):
+            project = args.stock_dir or work / "stock"
+            if not list((project / "models").glob("*.tar.gz")):
+                log("stock: rasa init --no-prompt (creates and trains the moodbot, timed)...")
+                Stock.create(project, log_dir / "train-stock.log")
+            training["stock"] = stock_training_seconds(project)
+            log(f"stock: training took {fmt(training['stock'])} s")
+            targets.append(lambda: Stock(project, log_dir))
+
+        rounds: Dict[str, List[Dict[str, Any]]] = {}
+        for index in range(args.rounds):
+            ordered = targets if index % 2 == 0 else list(reversed(targets))
+            for make in ordered:
+                target = make()
+                rounds.setdefault(target.name, []).append(measure(target, args, index))
+                models.setdefault(target.name, target.model)
+
+        for name, results in rounds.items():
+            metrics = median_metrics(results)
+            metrics["model_mb"] = round(models[name].stat().st_size / 2**20, 1)
+            metrics["training_s"] = round(training[name], 1) if training.get(name) is not None else None
+            report[name] = {
+                "model": str(models[name]),
+                "metrics": metrics,
+                "errors": sum(r["errors"] for r in results),
+                "rounds": results,
+            }
+        if "ours" in rounds and not args.no_accuracy:
+            log("ours: NLU accuracy on the test file...")
+            report["nlu_accuracy"] = nlu_accuracy(models["ours"])
+        ours_metrics = (report.get("ours") or {}).get("metrics", {})
+        stock_metrics = (report.get("stock") or {}).get("metrics", {})
+        report["ratios"] = {
+            key: ratio(ours_metrics.get(key), stock_metrics.get(key))
+            for key in sorted(set(ours_metrics) | set(stock_metrics))
+        }
+        report["targets"] = evaluate_targets(report)
+        report["machine"]["loadavg_at_end"] = os.getloadavg()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(report))
+    print(f"\nJSON: {args.out}   logs: {log_dir}")
+    errors = sum((report.get(name) or {}).get("errors", 0) for name in ("ours", "stock"))
+    if errors:
+        print(f"error: {errors} messages failed (see the JSON)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The two assistants under test: how each is trained, started, probed and stopped.
+
+- Ours: the project as `python -m bot run` runs it (bot.servers.AssistantServers: our
+  action server plus `python -m bot.rasa_server`, SQLite tracker store in a temp file).
+- Stock: `rasa init --no-prompt` (the moodbot, Rasa's default pipeline and policies) in a
+  temporary folder, served by `rasa run` with its own credentials.yml (REST channel on)
+  and its defaults: in-memory tracker and lock stores, no action server (it has no
+  custom actions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+from bench import procinfo
+from bot.servers import AssistantServers, free_port
+from bot.training import PROJECT_ROOT
+
+# Both sides: no usage telemetry over the network during a measurement.
+COMMON_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def post_json(url: str, payload: Dict, timeout: float = 30) -> List[Dict] | None:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if response.status == 200:
+                return json.loads(response.read())
+    except (urllib.error.URLError, ConnectionError, OSError, ValueError):
+        pass
+    return None
+
+
+def timed_subprocess(command: List[str], cwd: Path, env: Dict[str, str], log: Path) -> float:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.open("wb") as output:
+        subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, check=True)
+    return time.monotonic() - started
+
+
+class Target:
+    """One assistant: start() returns the cold start time, then it answers on base_url."""
+
+    name = ""
+    probe_text = "hello"
+
+    def __init__(self, model: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:
+        self.model = model
+        self.log_dir = log_dir
+        self.extra_env = dict(env or {})
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def root_pids(self) -> List[int]:
+        raise NotImplementedError
+
+    def usage(self) -> procinfo.TreeUsage:
+        return procinfo.usage(self.root_pids())
+
+    def launch(self) -> None:
+        raise NotImplementedError
+
+    def ready_for_probe(self) -> bool:
+        return True
+
+    def start(self, timeout: float = 300) -> float:
+        """Starts the processes; seconds from the first process start to the first answer."""
+        self.port = free_port()
+        started = time.monotonic()
+        self.launch()
+        url = f"{self.base_url}/webhooks/rest/webhook"
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if self.ready_for_probe():
+                reply = post_json(url, {"sender": f"bench-cold-{self.name}", "message": self.probe_text})
+                if reply:
+                    return time.monotonic() - started
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not answer within {timeout:.0f} s; see {self.log_dir}")
+
+    def check_alive(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class Ours(Target):
+    name = "ours"
+    probe_text = "what is TMS"  # an FAQ answer: NLU, rules and the action server's referral
+
+    def __init__(self, model: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:
+        super().__init__(model, log_dir, env)
+        self._state_dir = Path(tempfile.mkdtemp(prefix="bench-ours-"))
+        self.servers: AssistantServers | None = None
+        self._action_ready = threading.Event()
+        self._errors: List[BaseException] = []
+
+    def launch(self) -> None:
+        env = {
+            **COMMON_ENV,
+            "TRACKER_DB_PATH": str(self._state_dir / "tracker.db"),
+            **self.extra_env,
+        }
+        self.servers = AssistantServers(
+            model=self.model, rasa_port=self.port, action_port=free_port(), env=env, log_dir=self.log_dir
+        )
+        self._action_ready.clear()
+
+        def start_actions() -> None:
+            try:
+                self.servers.start_action_server()
+                self._action_ready.set()
+            except BaseException as error:  # noqa: BLE001 - reported by check_alive
+                self._errors.append(error)
+
+        def start_rasa() -> None:
+            try:
+                self.servers.start_rasa_server(timeout=600)
+            except BaseException as error:  # noqa: BLE001
+                self._errors.append(error)
+
+        # Both start at once, as separate services would in a deployment.
+        for function in (start_actions, start_rasa):
+            threading.Thread(target=function, daemon=True).start()
+
+    def ready_for_probe(self) -> bool:
+        # Before the action server is up, Rasa would answer from its offline fallback.
+        return self._action_ready.is_set()
+
+    def check_alive(self) -> None:
+        if self._errors:
+            raise RuntimeError(f"ours did not start: {self._errors[0]}; see {self.log_dir}")
+
+    def root_pids(self) -> List[int]:
+        return [p.pid for p in self.servers.processes] if self.servers else []
+
+    def stop(self) -> None:
+        if self.servers:
+            # Give the start threads time to register both processes.
+            deadline = time.monotonic() + 30
+            while len(self.servers.processes) < 2 and not self._errors and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.servers.stop()
+        shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    @staticmethod
+    def train(out_dir: Path, log: Path) -> Path:
+        """Trains our model from scratch into out_dir (no Rasa training cache); returns it."""
+        env = {**os.environ, **COMMON_ENV, "RASA_CACHE_DIRECTORY": str(out_dir / "cache")}
+        seconds = timed_subprocess(
+            [
+                sys.executable, "-m", "rasa", "train", "--force",
+                "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+                "--out", str(out_dir), "--fixed-model-name", "tms-bench",
+            ],
+            cwd=PROJECT_ROOT, env=env, log=log,
+        )
+        model = out_dir / "tms-bench.tar.gz"
+        (out_dir / "training.json").write_text(json.dumps({"seconds": seconds}))
+        return model
+
+
+class Stock(Target):
+    name = "stock"
+    probe_text = "hello"
+
+    def __init__(self, project: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:
+        super().__init__(stock_model(project), log_dir, env)
+        self.project = project
+        self.process: subprocess.Popen | None = None
+
+    def launch(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "rasa", "run",
+                "--model", str(self.model),
+                "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                "--interface", "127.0.0.1", "--port", str(self.port),
+            ],
+            cwd=self.project,
+            env={**os.environ, **COMMON_ENV, **self.extra_env},
+            stdout=(self.log_dir / "stock-rasa.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"stock exited with code {self.process.returncode}; see {self.log_dir}")
+
+    def root_pids(self) -> List[int]:
+        return [self.process.pid] if self.process else []
+
+    def stop(self) -> None:
+        if self.process is not None:
+            AssistantServers.stop_process(self.process)
+
+    @staticmethod
+    def create(project: Path, log: Path) -> float:
+        """`rasa init --no-prompt` into project (which it trains); returns its seconds."""
+        project.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **COMMON_ENV, "RASA_CACHE_DIRECTORY": str(project / ".rasa" / "cache")}
+        seconds = timed_subprocess(
+            [sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(project)],
+            cwd=project, env=env, log=log,
+        )
+        (project / "bench-training.json").write_text(json.dumps({"seconds": seconds}))
+        return seconds
+
+
+def stock_model(project: Path) -> Path:
+    models = sorted((project / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise FileNotFoundError(f"no trained model in {project / 'models'}")
+    return models[-1]
+
+
+def stock_training_seconds(project: Path) -> float | None:
+    try:
+        return float(json.loads((project / "bench-training.json").read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None
+
