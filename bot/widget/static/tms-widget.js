@@ -130,7 +130,12 @@
 
   function newId() {
     var c = win && win.crypto;
-    if (c && c.randomUUID) return 'web-' + c.randomUUID();
+    if (c && c.randomUUID) return 'web-' + c.randomUUID();  // secure contexts (https, localhost)
+    if (c && c.getRandomValues) {
+      return 'web-' + Array.prototype.map.call(c.getRandomValues(new Uint8Array(16)), function (b) {
+        return (b + 256).toString(16).slice(1);
+      }).join('');
+    }
     return 'web-' + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   }
 
@@ -309,7 +314,11 @@
           if (typing.parentNode) log.removeChild(typing);
           if (pending) log.removeChild(pending);
           pending = null;
-          if (ev.item.typed && !input.value) { input.value = ev.item.display; saveDraft(); }
+          // Put the unsent text back in the box, ahead of anything typed since.
+          if (ev.item.typed && input.value.indexOf(ev.item.display) !== 0) {
+            input.value = ev.item.display + (input.value.trim() ? ' ' + input.value.trim() : '');
+            saveDraft();
+          }
           errorText.textContent = 'We couldn\u2019t reach the assistant. Your message was not sent. ';
           error.hidden = false;
           scroll();
