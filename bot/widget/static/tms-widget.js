@@ -426,6 +426,7 @@
       if (done) return;
       done = true;
       root.hidden = false;
+      scroll();  // restored history: show the newest messages (nothing had a height before)
       api.ready = true;
       api.readyAt = win.performance ? win.performance.now() : 0;
       win.dispatchEvent(new win.CustomEvent('tms-widget-ready'));
