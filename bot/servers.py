@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from bot.training import PROJECT_ROOT
 
@@ -27,7 +27,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_healthy(url: str, timeout: float, process: Optional[subprocess.Popen] = None) -> None:
+def wait_until_healthy(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -51,7 +51,7 @@ class AssistantServers:
     action_port: int = 5055
     host: str = "127.0.0.1"
     env: Dict[str, str] = field(default_factory=dict)
-    log_dir: Optional[Path] = None
+    log_dir: Path | None = None
     processes: List[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -101,7 +101,7 @@ class AssistantServers:
         wait_until_healthy(f"{self.action_url}/health", timeout, process)
         return process
 
-    def start_rasa_server(self, timeout: float = 180, extra_args: Optional[List[str]] = None) -> subprocess.Popen:
+    def start_rasa_server(self, timeout: float = 180, extra_args: List[str] | None = None) -> subprocess.Popen:
         # bot.rasa_server sets --cors from $WIDGET_ALLOWED_ORIGINS (default: this server's origin).
         process = subprocess.Popen(
             [
@@ -118,7 +118,7 @@ class AssistantServers:
         wait_until_healthy(self.rasa_url, timeout, process)
         return process
 
-    def start(self) -> "AssistantServers":
+    def start(self) -> AssistantServers:
         self.start_action_server()
         self.start_rasa_server()
         return self

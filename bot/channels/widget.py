@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -55,7 +55,7 @@ COMMON_HEADERS = {
 }
 
 
-def static_file(name: str) -> Optional[Path]:
+def static_file(name: str) -> Path | None:
     """The file in STATIC_DIR called `name`, or None (no paths, no hidden or unknown files)."""
     if not SAFE_NAME.match(name) or ".." in name:
         return None
@@ -77,14 +77,14 @@ class WidgetChannel(InputChannel):
     """Static routes for the web chat widget; messages go through the REST channel."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "widget"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WidgetChannel":
+    def from_credentials(cls, credentials: Dict[str, Any] | None) -> WidgetChannel:
         return cls()
 
-    def url_prefix(self) -> Text:
+    def url_prefix(self) -> str:
         # Rasa mounts each channel at urljoin("/webhooks/", url_prefix()); an absolute
         # "/" puts these routes at the server root: /chat and /widget/<file>.
         return "/"
