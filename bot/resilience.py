@@ -44,6 +44,10 @@ async def offline_events(action_name: Text, output_channel: Any, nlg: Any, track
 
 def install_remote_action_fallback(timeout_seconds: float = 5.0) -> None:
     """Wraps RemoteAction.run once per process (idempotent)."""
+    from bot.speedups import install_speedups
+
+    # Also the per-message speed-ups (bot/speedups.py): this is the Rasa server's start-up hook.
+    install_speedups()
     original = RemoteAction.run
     if getattr(original, "_with_offline_fallback", False):
         return

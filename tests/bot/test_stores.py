@@ -52,3 +52,32 @@ def test_unreachable_database_stops_the_start(monkeypatch):
     monkeypatch.setenv("TRACKER_STORE_URL", f"postgresql://rasa:x@127.0.0.1:{closed_port()}/rasa")
     with pytest.raises(StoreUnavailable, match="tracker store database"):
         EnvironmentTrackerStore()
+
+
+def test_sqlite_store_keeps_its_connection_in_wal_mode(tmp_path, monkeypatch):
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "tracker.db"))
+    store = EnvironmentTrackerStore(domain=Domain.empty())
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    tracker = DialogueStateTracker.from_events("someone", [ActionExecuted("action_listen"), UserUttered("hi")])
+    asyncio.run(store.save(tracker))
+    # A second store on the same file, as another Rasa process would open it, reads it back.
+    again = asyncio.run(EnvironmentTrackerStore(domain=Domain.empty()).retrieve("someone"))
+    assert [e.type_name for e in again.events] == ["action", "user"]
+
+
+def test_sqlite_synchronous_can_be_full_and_must_be_valid(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "tracker.db"))
+    monkeypatch.setenv("SQLITE_SYNCHRONOUS", "full")
+    with EnvironmentTrackerStore().engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    monkeypatch.setenv("SQLITE_SYNCHRONOUS", "sometimes")
+    with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
+        EnvironmentTrackerStore()
