@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Text, Tuple
 MAX_BODY_BYTES = 16 * 1024
 MAX_SENDER_LENGTH = 128
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
-_SENDER = re.compile(r"^[A-Za-z0-9._:@+\-]{1,%d}$" % MAX_SENDER_LENGTH)
+_SENDER = re.compile(rf"^[A-Za-z0-9._:@+\-]{{1,{MAX_SENDER_LENGTH}}}$")
 
 
 class InvalidMessage(ValueError):

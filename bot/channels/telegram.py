@@ -354,6 +354,8 @@ class TelegramChannel(TelegramInput):
                 body = request.json
                 if isinstance(body, str):
                     body = json.loads(body)
+                if not isinstance(body.get("update_id"), int):
+                    raise ValueError("an update has an integer update_id")
                 update = Update(**body)
             except Exception:
                 return response.json({"error": "Not a Telegram update."}, status=400)

@@ -9,7 +9,7 @@ Figurative phrases ("dying to know", "this wait is killing me") match none of th
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,6 +24,7 @@ from spacy.tokens import Doc
 logger = logging.getLogger(__name__)
 
 CRISIS_INTENT = "crisis"
+RETRACTED_INTENT = "crisis_retracted"
 
 _NEGATIONS = {"not", "n't", "never", "no", "nt", "dont", "don't", "nor"}
 _ANY_UP_TO_2: Dict[Text, Any] = {"OP": "{,2}"}
@@ -91,6 +92,13 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     "deliberate_crash": [
         [_lemma("drive", "crash", "steer", "jump", "throw"), _ANY_UP_TO_3, _lower("off", "into", "from"), _ANY_UP_TO_3, _lower("purpose", "bridge", "roof", "building", "cliff", "train", "traffic")],
     ],
+    # A stated plan ("I know exactly how I'm going to do it"): in this assistant's setting
+    # an unneeded crisis reply costs far less than a missed one.
+    "stated_plan": [
+        [_lemma("know"), _lower("exactly"), _lower("how", "when"), _lower("i"), _ANY_UP_TO_3, _lower("do", "end"), _lower("it")],
+        [_lemma("decide", "figure", "work", "plan", "pick", "choose"), {"LOWER": "out", "OP": "?"}, _lower("how", "when"),
+         _lower("i"), _lower("'m", "am", "m", "will", "'ll", "wll"), _ANY_UP_TO_2, _lower("do", "end"), _lower("it")],
+    ],
     "goodbye_note": [
         [_lower("goodbye", "suicide"), _lemma("letter", "note")],
     ],
@@ -105,8 +113,13 @@ def _build_matcher(doc: Doc) -> Matcher:
 
 
 def _is_negated(doc: Doc, start: int) -> bool:
-    window = doc[max(0, start - 3) : start]
-    return any(token.lower_ in _NEGATIONS or token.dep_ == "neg" for token in window)
+    """A negation among the three words before `start`, in the same clause."""
+    for token in reversed(doc[max(0, start - 3) : start]):
+        if token.is_punct:
+            return False  # "or not, I cut myself": the negation belongs to another clause
+        if token.lower_ in _NEGATIONS or token.dep_ == "neg":
+            return True
+    return False
 
 
 def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
@@ -120,18 +133,38 @@ def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     return True
 
 
-def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None) -> List[Text]:
-    """Names of the crisis patterns found in `doc` (empty if none)."""
+def _matches(doc: Doc, matcher: Optional[Matcher]) -> List[Tuple[Text, bool]]:
+    """(pattern name, negated?) for each crisis phrase in `doc`, negatable ones dropped."""
     matcher = matcher or _build_matcher(doc)
     found = []
     for match_id, start, end in matcher(doc):
         name = doc.vocab.strings[match_id]
-        if name in NEGATABLE_PATTERNS and _is_negated(doc, start):
+        negated = _is_negated(doc, start)
+        if name in NEGATABLE_PATTERNS and negated:
             continue
         if name == "overdose" and not _counted_overdose(doc, start, end):
             continue
-        found.append(name)
-    return sorted(set(found))
+        found.append((name, negated))
+    return found
+
+
+def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None) -> List[Text]:
+    """Names of the crisis patterns found in `doc` (empty if none)."""
+    return sorted({name for name, _ in _matches(doc, matcher)})
+
+
+def is_crisis(doc: Doc, predicted_intent: Optional[Text], matcher: Optional[Matcher] = None) -> bool:
+    """True when `doc` holds crisis language.
+
+    A phrase such as "hurt myself" counts even after a negation ("I'm not going to hurt
+    myself, but..."), except when every phrase is negated and the classifier already
+    reads the message as taking a crisis back ("that was a joke, I'm not going to hurt
+    myself"): that reply keeps the crisis resources in view too.
+    """
+    found = _matches(doc, matcher)
+    if not found:
+        return False
+    return not (predicted_intent == RETRACTED_INTENT and all(negated for _, negated in found))
 
 
 @DefaultV1Recipe.register(
@@ -164,7 +197,8 @@ class CrisisLanguageDetector(GraphComponent):
                 continue
             if self._matcher is None:
                 self._matcher = _build_matcher(doc)
-            if crisis_matches(doc, self._matcher):
+            predicted = (message.get(INTENT) or {}).get("name")
+            if is_crisis(doc, predicted, self._matcher):
                 self._mark_crisis(message)
         return messages
 

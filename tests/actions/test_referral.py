@@ -33,7 +33,7 @@ async def test_later_referrals_are_short_and_do_not_repeat_back_to_back(dispatch
         sent += responses(turn_dispatcher)
         assert events == [SlotSet("referral_count", float(count + 1))]
     assert set(sent) == set(REMINDER_RESPONSES)
-    assert all(first != second for first, second in zip(sent, sent[1:]))
+    assert all(first != second for first, second in zip(sent, sent[1:], strict=False))
     assert "utter_referral_first" not in sent
 
 

@@ -539,3 +539,150 @@ def test_twilio_rejects_unsigned_and_forged_requests_without_processing(servers,
     time.sleep(1)
     assert twilio.snapshot()[before:] == []
     assert stored_user_events(servers, sender) == []
+
+
+# --- Bad-input corpus, every channel ------------------------------------------------------
+# Each case: what a broken client, a fuzzer or an odd keyboard sends, and the status we
+# promise. No case may produce a 5xx; the ones that must be answered get a real answer.
+
+REST = "/webhooks/rest/webhook"
+TELEGRAM = "/webhooks/telegram/webhook"
+TWILIO = "/webhooks/twilio/webhook"
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def rest_json(message: Any, sender: Any = "bad-input-{n}", **extra: Any) -> bytes:
+    body: Dict[str, Any] = {"sender": sender, "message": message, **extra}
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+BAD_REST_CASES = [
+    # (case id, raw body, expected status, the reply must answer)
+    ("malformed-json", b'{"sender": "x", "message": ', 400, False),
+    ("empty-body", b"", 400, False),
+    ("json-array", b'["hello"]', 400, False),
+    ("json-string", b'"how long is a session"', 400, False),
+    ("json-null", b"null", 400, False),
+    ("json-number", b"42", 400, False),
+    ("invalid-utf8", b'{"sender": "x", "message": "\xff\xfe"}', 400, False),
+    ("missing-sender", rest_json("hello", sender=...), 400, False),
+    ("sender-number", rest_json("hello", sender=12345), 400, False),
+    ("sender-empty", rest_json("hello", sender=""), 400, False),
+    ("sender-too-long", rest_json("hello", sender="s" * 129), 400, False),
+    ("sender-path", rest_json("hello", sender="../../etc/passwd"), 400, False),
+    ("sender-html", rest_json("hello", sender="<script>x</script>"), 400, False),
+    ("sender-unicode", rest_json("hello", sender="héllo wörld"), 400, False),
+    ("missing-message", rest_json(..., sender="bad-input-{n}"), 400, False),
+    ("message-null", rest_json(None), 400, False),
+    ("message-number", rest_json(7), 400, False),
+    ("message-list", rest_json(["how", "long"]), 400, False),
+    ("message-object", rest_json({"text": "hi"}), 400, False),
+    ("message-empty", rest_json(""), 400, False),
+    ("message-whitespace", rest_json("   \n\t  "), 400, False),
+    ("message-zero-width-only", rest_json("\u200b\u200c\ufeff"), 400, False),
+    ("message-control-only", rest_json("\x00\x01\x07\x1b"), 400, False),
+    ("metadata-string", rest_json("hello", metadata="en-US"), 400, False),
+    ("body-over-16kb", rest_json("tms " * 4200), 413, False),
+    ("long-message-under-limit", rest_json("how long is a tms session " * 500), 200, True),
+    ("single-huge-word", rest_json("a" * 12000), 200, True),
+    ("emoji", rest_json("🙂🙂 how long is one TMS session? 🧠⚡"), 200, True),
+    ("emoji-only", rest_json("😀😀😀"), 200, True),
+    ("right-to-left-arabic", rest_json("ما هو العلاج بالتحفيز المغناطيسي"), 200, True),
+    ("right-to-left-marks", rest_json("\u202ehow long is a session\u202c"), 200, True),
+    ("zero-width-inside", rest_json("how\u200b long\u200d is a tms\ufeff session"), 200, True),
+    ("control-inside", rest_json("how long\x07 is a\x00 session"), 200, True),
+    ("combining-accents", rest_json("what is TMS and is it safe? re\u0301sume\u0301"), 200, True),
+    ("html-img", rest_json("<img src=x onerror=alert(1)>"), 200, True),
+    ("html-script", rest_json("<script>alert('x')</script> what is tms"), 200, True),
+    ("sql-injection", rest_json("'; DROP TABLE events; --"), 200, True),
+    ("typed-intent-command", rest_json('/crisis{"crisis_region": "GB"}'), 200, True),
+    ("typed-slot-command", rest_json('/faq{"handoff_requested": true}'), 200, True),
+    ("typed-restart", rest_json("/restart"), 200, True),
+    ("many-newlines", rest_json("\n".join(["what are the side effects"] * 200)), 200, True),
+    ("duplicate-keys", b'{"sender": "bad-input-{n}", "message": "x", "message": "what is tms"}', 200, True),
+    ("metadata-odd-values", rest_json("what is tms", metadata={"locale": 5, "page_url": ["x"]}), 200, True),
+    ("text-plain-content-type", rest_json("what is tms"), 200, True),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "answers"), BAD_REST_CASES, ids=[c[0] for c in BAD_REST_CASES])
+def test_rest_bad_input_corpus(servers, case, body, status, answers):
+    body = body.replace(b"{n}", uuid.uuid4().hex[:10].encode())
+    headers = {"Content-Type": "text/plain"} if case == "text-plain-content-type" else JSON_HEADERS
+    response = requests.post(f"{servers.rasa_url}{REST}", data=body, headers=headers, timeout=120)
+    assert response.status_code == status, response.text
+    payload = response.json()
+    if status >= 400:
+        assert isinstance(payload.get("error"), str) and payload["error"], payload
+    else:
+        texts = [m.get("text", "") for m in payload]
+        assert any(texts) is answers, payload
+        assert not any("<img" in t or "<script" in t for t in texts), texts
+
+
+def test_rest_rejects_other_methods_without_a_server_error(servers):
+    assert requests.get(f"{servers.rasa_url}{REST}", timeout=30).status_code == 405
+    assert requests.put(f"{servers.rasa_url}{REST}", data=b"{}", timeout=30).status_code == 405
+
+
+def test_sql_text_is_stored_as_text_and_the_store_still_works(servers):
+    sender = f"sql-{uuid.uuid4().hex[:8]}"
+    requests.post(f"{servers.rasa_url}{REST}", json={"sender": sender, "message": "'; DROP TABLE events; --"}, timeout=60)
+    assert [e["text"] for e in stored_user_events(servers, sender)] == ["'; DROP TABLE events; --"]
+
+
+BAD_TELEGRAM_CASES = [
+    ("malformed-json", b'{"update_id": ', 400),
+    ("json-array", b"[1, 2]", 400),
+    ("not-an-update", b'{"hello": "world"}', 400),
+    ("update-without-message", b'{"update_id": 990001}', 200),
+    ("message-without-text", None, 200),  # a sticker: gets the text-only note
+    ("empty-text", "", 200),
+    ("emoji-and-rtl", "🙂 ما هو TMS \u202e", 200),
+    ("html", "<img src=x onerror=alert(1)>", 200),
+    ("typed-command", '/crisis{"crisis_region": "GB"}', 200),
+    ("huge-text", "how long is a session " * 600, 200),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status"), BAD_TELEGRAM_CASES, ids=[c[0] for c in BAD_TELEGRAM_CASES])
+def test_telegram_bad_input_corpus(servers, fakes, case, body, status):
+    telegram, _ = fakes
+    url = f"{servers.rasa_url}{TELEGRAM}"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, **JSON_HEADERS}
+    if isinstance(body, bytes):
+        response = requests.post(url, data=body, headers=headers, timeout=120)
+    else:
+        update = telegram_message(new_chat(), body or "")
+        if body is None:
+            update["message"].pop("text")
+            update["message"]["sticker"] = {"file_id": "x", "file_unique_id": "y", "width": 512, "height": 512,
+                                            "is_animated": False, "is_video": False, "type": "regular"}
+        response = requests.post(url, json=update, headers=headers, timeout=120)
+    assert response.status_code == status, response.text
+
+
+BAD_TWILIO_CASES = [
+    ("no-from", {"From": ""}, 200),
+    ("no-body-field", {"Body": None}, 200),
+    ("empty-body", {"Body": ""}, 200),
+    ("whitespace-body", {"Body": "   \n "}, 200),
+    ("emoji-and-rtl", {"Body": "🙂 ما هو TMS"}, 200),
+    ("html", {"Body": "<img src=x onerror=alert(1)>"}, 200),
+    ("typed-command", {"Body": '/crisis{"crisis_region": "GB"}'}, 200),
+    ("number-out-of-range", {"Body": "99"}, 200),
+    ("num-media-not-a-number", {"NumMedia": "lots"}, 200),
+    ("huge-body", {"Body": "side effects? " * 1200}, 200),
+]
+
+
+@pytest.mark.parametrize(("case", "changes", "status"), BAD_TWILIO_CASES, ids=[c[0] for c in BAD_TWILIO_CASES])
+def test_twilio_bad_input_corpus(servers, fakes, case, changes, status):
+    form = twilio_form(new_number(), "hello")
+    for key, value in changes.items():
+        if value is None:
+            form.pop(key)
+        else:
+            form[key] = value
+    response = post_twilio(servers, form)
+    assert response.status_code == status, response.text

@@ -4,7 +4,7 @@ import pytest
 import spacy
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.crisis import CrisisLanguageDetector, crisis_matches
+from bot.nlu.crisis import CrisisLanguageDetector, crisis_matches, is_crisis
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,30 @@ def test_detector_leaves_other_messages_alone(nlp):
     message.set("intent", {"name": "faq", "confidence": 0.9})
     [processed] = CrisisLanguageDetector().process([message])
     assert processed.get("intent")["name"] == "faq"
+
+
+@pytest.mark.parametrize(
+    ("text", "predicted", "expected"),
+    [
+        # Taking it back, and the classifier agrees: the follow-up reply handles it.
+        ("that was a joke, I'm not going to hurt myself", "crisis_retracted", False),
+        ("relax, I would never kill myself", "crisis_retracted", False),
+        # The same denial read as anything else still gets crisis resources.
+        ("I'm not going to hurt myself", "faq", True),
+        ("I'm not going to hurt myself", None, True),
+        # One phrase denied, another not: crisis whatever the classifier says.
+        ("I won't hurt myself today but I want to die", "crisis_retracted", True),
+        # No negation: crisis, even if the classifier reads it as a retraction.
+        ("just kidding... or not, I cut myself again", "crisis_retracted", True),
+    ],
+)
+def test_a_denied_phrase_counts_unless_the_message_takes_the_crisis_back(nlp, text, predicted, expected):
+    assert is_crisis(nlp(text), predicted) is expected
+
+
+def test_detector_keeps_a_retraction_that_denies_the_phrase(nlp):
+    text = "that was a joke, I'm not going to hurt myself"
+    message = Message(data={"text": text, "text_spacy_doc": nlp(text)})
+    message.set("intent", {"name": "crisis_retracted", "confidence": 0.9})
+    [processed] = CrisisLanguageDetector().process([message])
+    assert processed.get("intent")["name"] == "crisis_retracted"

@@ -3,7 +3,12 @@ import socket
 import pytest
 from rasa.core.lock_store import InMemoryLockStore
 
-from bot.stores import EnvironmentLockStore, EnvironmentTrackerStore, StoreUnavailable, redis_settings
+from bot.stores import (
+    EnvironmentLockStore,
+    EnvironmentTrackerStore,
+    StoreUnavailable,
+    redis_settings,
+)
 
 
 def closed_port() -> int:
@@ -81,3 +86,11 @@ def test_sqlite_synchronous_can_be_full_and_must_be_valid(tmp_path, monkeypatch)
     monkeypatch.setenv("SQLITE_SYNCHRONOUS", "sometimes")
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
         EnvironmentTrackerStore()
+
+
+def test_several_sanic_workers_need_redis(monkeypatch):
+    monkeypatch.setenv("SANIC_WORKERS", "2")
+    with pytest.raises(StoreUnavailable, match="SANIC_WORKERS"):
+        EnvironmentLockStore()
+    monkeypatch.setenv("SANIC_WORKERS", "1")
+    assert isinstance(EnvironmentLockStore(), InMemoryLockStore)

@@ -35,7 +35,7 @@ def examples(path: Path) -> List[Tuple[str, str]]:
 
 
 def lines(path: Path) -> List[str]:
-    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
 
 
 def canonical(text: str) -> str:

@@ -13,7 +13,7 @@
   var DEFAULTS = {
     server: '', title: 'TMS questions', launcherText: 'Questions about TMS?',
     primaryColor: '#1d5b79', initialPayload: '/greet', locale: '', userId: '',
-    professionalMessage: 'I want to talk to a professional',
+    professionalMessage: 'I want to talk to a professional', professionalPayload: '/talk_to_human',
     crisisText: 'In crisis? Call or text 988', crisisHref: 'tel:988',
     storageKey: 'tms-widget', timeoutMs: 30000, cssUrl: ''
   };
@@ -383,7 +383,7 @@
       if ((e.key === 'Escape' || e.key === 'Esc') && !panel.hidden) { e.preventDefault(); setOpen(false, true); }
     });
     proBtn.addEventListener('click', function () {
-      submit({ message: cfg.professionalMessage, display: cfg.professionalMessage });
+      submit({ message: cfg.professionalPayload || cfg.professionalMessage, display: cfg.professionalMessage });
     });
     input.addEventListener('input', saveDraft);
     form.addEventListener('submit', function (e) {

@@ -1,0 +1,64 @@
+"""The personal-advice guard: questions about one's own care never get a plain FAQ answer."""
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.advice_guard import PersonalAdviceGuard, personal_advice_intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("should I stop my antidepressants once TMS starts?", "advice_medication"),
+        ("can i come off my sertraline after a few sessions", "advice_medication"),
+        ("Is it OK for me to cut down my meds during treatment?", "advice_medication"),
+        ("do I have to keep taking my pills while on tms", "advice_medication"),
+        ("I have epilepsy, can I have TMS?", "advice_health_condition"),
+        ("I’ve got an aneurysm clip, would TMS be safe for me?", "advice_health_condition"),
+        ("I had a head injury last year, am I allowed to do it?", "advice_health_condition"),
+        ("is TMS right for me?", "advice_suitability"),
+        ("nothing has helped my depression, am I a good candidate?", "advice_suitability"),
+        ("should I try tms", "advice_suitability"),
+    ],
+)
+def test_questions_about_ones_own_care_get_the_advice_intent(text, intent):
+    assert personal_advice_intent(text) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can people keep taking their medication during TMS?",
+        "what is the seizure risk with tms",
+        "who should not have TMS because of metal implants?",
+        "can I drive home after a session",
+        "can i head back to the office after treatment",
+        "could i fit a session into my lunch break",
+        "my mum has epilepsy, what is the seizure risk",
+        "how long will i be in the chair",
+        "what are the side effects",
+    ],
+)
+def test_general_questions_pass_through(text):
+    assert personal_advice_intent(text) is None
+
+
+def message(text, intent):
+    msg = Message(data={"text": text})
+    msg.set("intent", {"name": intent, "confidence": 0.97})
+    msg.set("intent_ranking", [{"name": intent, "confidence": 0.97}])
+    msg.set("response_selector", {"faq": {"ranking": [{"intent_response_key": "faq/medications", "confidence": 0.9}]}})
+    return msg
+
+
+def test_an_faq_prediction_about_own_medicines_becomes_advice_without_an_faq_answer():
+    [processed] = PersonalAdviceGuard().process([message("should I stop my meds?", "faq")])
+    assert processed.get("intent") == {"name": "advice_medication", "confidence": 1.0}
+    assert processed.get("intent_ranking")[0]["name"] == "advice_medication"
+    assert processed.get("response_selector") == {}
+
+
+@pytest.mark.parametrize("intent", ["greet", "thank", "crisis", "talk_to_human", "out_of_scope"])
+def test_other_intents_are_left_alone(intent):
+    [processed] = PersonalAdviceGuard().process([message("should I stop my meds?", intent)])
+    assert processed.get("intent")["name"] == intent
