@@ -90,6 +90,9 @@ async def run(args: argparse.Namespace) -> None:
     configure_logging_and_warnings(None, None, warn_only_once=True, filter_repeated_logs=True)
     configure_colored_logging(None)
     configure_structlog(None)
+    from rasa.utils.tensorflow.environment import setup_tf_environment
+
+    setup_tf_environment()  # TF_INTER_OP_PARALLELISM_THREADS etc., as `rasa` does
     install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "10")))
     install_timers()
     agent = await load_agent(

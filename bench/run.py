@@ -71,7 +71,11 @@ def messages_for(concurrency: int, args: argparse.Namespace) -> int:
 def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[str, Any]:
     conversations = load.load_conversations(MESSAGES[target.name])
     log(f"{target.name}: starting (round {round_index + 1})")
-    cold_start = target.start()
+    try:
+        cold_start = target.start()
+    except BaseException:
+        target.stop()
+        raise
     log(f"{target.name}: first answer after {cold_start:.1f} s")
     phases: Dict[str, Any] = {}
     try:
@@ -196,6 +200,7 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="warm-up messages before measuring (default 100)")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64], help="comma-separated (default 1,16,64)")
     parser.add_argument("--rounds", type=int, default=1, help="start and measure each assistant this many times, alternating; medians are reported")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "1")), help="Sanic workers for our Rasa server (> 1 starts a local Redis lock store; default $BENCH_WORKERS or 1)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for our servers (repeatable)")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the NLU accuracy check of our model")
     parser.add_argument("--quick", action="store_true", help="smoke run: few messages, no training, no accuracy")
@@ -223,6 +228,7 @@ def main(argv: List[str] | None = None) -> int:
         "settings": {
             "messages_per_phase": {f"c{c}": messages_for(c, args) for c in args.concurrency},
             "warmup": args.warmup, "rounds": args.rounds, "quick": args.quick, "extra_env_ours": extra_env,
+            "workers_ours": args.workers,
         },
     }
     try:
@@ -242,7 +248,7 @@ def main(argv: List[str] | None = None) -> int:
                 log(f"ours: trained in {training['ours']:.0f} s")
                 model = model or trained
             models["ours"] = (model or ensure_model(quiet=True)).resolve()
-            targets.append(lambda: Ours(models["ours"], log_dir, extra_env))
+            targets.append(lambda: Ours(models["ours"], log_dir, extra_env, workers=args.workers))
 
         if args.only in (None, "stock"):
             project = args.stock_dir or work / "stock"

@@ -6,6 +6,9 @@
   temporary folder, served by `rasa run` with its own credentials.yml (REST channel on)
   and its defaults: in-memory tracker and lock stores, no action server (it has no
   custom actions).
+
+With --workers N (N > 1) ours runs N Sanic worker processes in its Rasa server, with a
+throwaway local redis-server as the lock store they share (counted in its memory and CPU).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -103,12 +107,36 @@ class Target:
         raise NotImplementedError
 
 
+def start_redis(port: int, log: Path) -> subprocess.Popen:
+    """A throwaway Redis on loopback (no persistence), for the lock store of several workers."""
+    redis = shutil.which("redis-server")
+    if not redis:
+        raise RuntimeError("--workers > 1 needs redis-server (apt-get install redis-server)")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
 class Ours(Target):
     name = "ours"
     probe_text = "what is TMS"  # an FAQ answer: NLU, rules and the action server's referral
 
-    def __init__(self, model: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:
+    def __init__(
+        self, model: Path, log_dir: Path, env: Dict[str, str] | None = None, workers: int = 1
+    ) -> None:
         super().__init__(model, log_dir, env)
+        self.workers = workers
+        self.redis: subprocess.Popen | None = None
         self._state_dir = Path(tempfile.mkdtemp(prefix="bench-ours-"))
         self.servers: AssistantServers | None = None
         self._action_ready = threading.Event()
@@ -120,6 +148,11 @@ class Ours(Target):
             "TRACKER_DB_PATH": str(self._state_dir / "tracker.db"),
             **self.extra_env,
         }
+        if self.workers > 1:
+            # Rasa runs several Sanic workers only with a lock store they share.
+            redis_port = free_port()
+            self.redis = start_redis(redis_port, self.log_dir / "redis.log")
+            env.update({"SANIC_WORKERS": str(self.workers), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1"})
         self.servers = AssistantServers(
             model=self.model, rasa_port=self.port, action_port=free_port(), env=env, log_dir=self.log_dir
         )
@@ -160,6 +193,8 @@ class Ours(Target):
             while len(self.servers.processes) < 2 and not self._errors and time.monotonic() < deadline:
                 time.sleep(0.1)
             self.servers.stop()
+        if self.redis is not None:
+            AssistantServers.stop_process(self.redis)
         shutil.rmtree(self._state_dir, ignore_errors=True)
 
     @staticmethod

@@ -9,7 +9,9 @@ Tracker store (Rasa's SQLTrackerStore either way):
 Lock store:
 - default: in memory (one Rasa process).
 - $REDIS_URL (redis://:pass@host:6379/1) or $REDIS_HOST (+ REDIS_PORT, REDIS_PASSWORD,
-  REDIS_DB): Rasa's RedisLockStore, required when several Rasa instances share conversations.
+  REDIS_DB): Rasa's RedisLockStore, required when several Rasa instances share conversations,
+  and for $SANIC_WORKERS > 1 (several worker processes in one Rasa server): without Redis
+  that setting stops the start with an error.
 
 A configured server that cannot be reached within $STORE_CONNECT_TIMEOUT seconds (default
 30) stops the start with an error: Rasa would otherwise wait forever (SQL) or quietly fall
@@ -160,12 +162,25 @@ def redis_settings() -> Optional[Dict[Text, Any]]:
     return None
 
 
+def sanic_workers() -> int:
+    try:
+        return int(os.environ.get("SANIC_WORKERS", "1"))
+    except ValueError:
+        return 1
+
+
 class EnvironmentLockStore(LockStore):
     """Builds Rasa's RedisLockStore when Redis is configured, its InMemoryLockStore otherwise."""
 
     def __new__(cls, endpoint_config: Any = None) -> LockStore:  # type: ignore[misc]
         settings = redis_settings()
         if settings is None:
+            if sanic_workers() > 1:
+                # Rasa would start the workers anyway (this store is not "in_memory" by
+                # name), each with its own locks: one conversation could run twice at once.
+                raise StoreUnavailable(
+                    "SANIC_WORKERS > 1 needs the Redis lock store: set REDIS_URL or REDIS_HOST"
+                )
             return InMemoryLockStore()
         store = RedisLockStore(**settings, key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None)
         _wait_for(store.red.ping, f"The Redis lock store at {settings['host']}:{settings['port']}")
