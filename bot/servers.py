@@ -93,6 +93,10 @@ class AssistantServers:
     def start_action_server(self, timeout: float = 60) -> subprocess.Popen:
         env = self.environment()
         env.setdefault("SANIC_HOST", self.host)
+        # Rasa posts the whole conversation to the action server on every call, so a long
+        # conversation outgrows the 64 KB cap meant for public requests (it answered 413
+        # and every referral fell back to the domain). It listens on loopback only.
+        env["SANIC_REQUEST_MAX_SIZE"] = self.env.get("ACTION_SERVER_MAX_REQUEST_BYTES", str(16 * 1024 * 1024))
         process = subprocess.Popen(
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
             cwd=PROJECT_ROOT, env=env, stdout=self._output("actions"), stderr=subprocess.STDOUT,
