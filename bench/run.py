@@ -31,7 +31,6 @@ from bot.training import PROJECT_ROOT, ensure_model  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "bench"
 MESSAGES = {"ours": BENCH_DIR / "messages" / "tms.txt", "stock": BENCH_DIR / "messages" / "moodbot.txt"}
-BASELINE = BENCH_DIR / "baseline.json"
 
 # key, label, lower is better
 METRICS = [
@@ -128,11 +127,11 @@ def ratio(ours: float | None, stock: float | None) -> float | None:
     return round(ours / stock, 3)
 
 
-def nlu_accuracy(model: Path) -> Dict[str, Any] | None:
+def nlu_accuracy(model: Path, speedups: bool) -> Dict[str, Any] | None:
     """In a separate process, so that the benchmark process never holds TensorFlow."""
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.accuracy", "--json", str(model)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "bench.accuracy", "--json", *(["--speedups"] if speedups else []), str(model)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ, "TMS_SPEEDUPS": "1" if speedups else "0"},
     )
     for line in completed.stdout.splitlines():
         if line.startswith("{"):
@@ -167,6 +166,10 @@ def table(report: Dict[str, Any]) -> str:
             f"{'NLU accuracy on tests/nlu/test_messages.yml':<50} "
             f"{accuracy['accuracy'] * 100:>9.1f}% {'-':>10} {'-':>11}"
         )
+        rows.append(
+            f"{'  crisis recognised / look-alikes flagged':<50} "
+            f"{accuracy['crisis_recognised'] + ' ' + accuracy['benign_flagged']:>10}"
+        )
     rows.append("")
     for name, met in report["targets"].items():
         status = "n/a" if met["met"] is None else ("MET" if met["met"] else "NOT MET")
@@ -181,11 +184,11 @@ def evaluate_targets(report: Dict[str, Any]) -> Dict[str, Any]:
         met = None if value is None else (value <= limit if comparison == "<=" else value >= limit)
         targets[name] = {"metric": key, "value": value, "limit": limit, "met": met}
     accuracy = report.get("nlu_accuracy")
-    baseline = json.loads(BASELINE.read_text()).get("nlu_accuracy") if BASELINE.exists() else None
-    if accuracy:
-        met = None if baseline is None else accuracy["accuracy"] >= baseline
-        targets["NLU accuracy not lower than the baseline"] = {
-            "metric": "nlu_accuracy", "value": accuracy["accuracy"], "limit": baseline, "met": met,
+    before = report.get("nlu_accuracy_without_speedups")
+    if accuracy and before:
+        targets["NLU accuracy not lower than without the speed-ups"] = {
+            "metric": "nlu_accuracy", "value": accuracy["accuracy"], "limit": before["accuracy"],
+            "met": accuracy["accuracy"] >= before["accuracy"],
         }
     return targets
 
@@ -278,8 +281,9 @@ def main(argv: List[str] | None = None) -> int:
                 "rounds": results,
             }
         if "ours" in rounds and not args.no_accuracy:
-            log("ours: NLU accuracy on the test file...")
-            report["nlu_accuracy"] = nlu_accuracy(models["ours"])
+            log("ours: NLU accuracy on the test file, with and without bot/speedups.py...")
+            report["nlu_accuracy"] = nlu_accuracy(models["ours"], speedups=True)
+            report["nlu_accuracy_without_speedups"] = nlu_accuracy(models["ours"], speedups=False)
         ours_metrics = (report.get("ours") or {}).get("metrics", {})
         stock_metrics = (report.get("stock") or {}).get("metrics", {})
         report["ratios"] = {

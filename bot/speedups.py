@@ -17,7 +17,8 @@ Found with `python -m bench.profile` (see bench/README.md, "History"):
 
 `install_speedups()` is idempotent. The Rasa server process installs it at start-up
 (through bot.resilience.install_remote_action_fallback, its start-up hook);
-TMS_SPEEDUPS=0 leaves Rasa as it is, to measure the difference.
+TMS_SPEEDUPS=0 leaves Rasa as it is, to measure the difference (TMS_SPEEDUPS=a,b installs
+only the named ones, see SPEEDUPS).
 """
 
 from __future__ import annotations
@@ -145,11 +146,20 @@ def _install_sequential_graph_runner() -> None:
     DaskGraphRunner.run = run  # type: ignore[method-assign]
 
 
+SPEEDUPS = {
+    "action_response_schema": _install_action_response_validation,
+    "event_type_cache": _install_event_type_cache,
+    "sequential_graph_runner": _install_sequential_graph_runner,
+}
+
+
 def install_speedups() -> None:
+    """Installs all speed-ups once; $TMS_SPEEDUPS=0 installs none, "a,b" only those named."""
     global _INSTALLED
-    if _INSTALLED or os.environ.get("TMS_SPEEDUPS", "1") == "0":
+    choice = os.environ.get("TMS_SPEEDUPS", "1").strip()
+    if _INSTALLED or choice == "0":
         return
-    _install_action_response_validation()
-    _install_event_type_cache()
-    _install_sequential_graph_runner()
+    names = list(SPEEDUPS) if choice in ("", "1") else [n.strip() for n in choice.split(",") if n.strip()]
+    for name in names:
+        SPEEDUPS[name]()
     _INSTALLED = True
