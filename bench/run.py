@@ -68,7 +68,7 @@ def messages_for(concurrency: int, args: argparse.Namespace) -> int:
 
 
 def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[str, Any]:
-    conversations = load.load_conversations(MESSAGES[target.name])
+    conversations = load.load_conversations(MESSAGES[target.kind])
     log(f"{target.name}: starting (round {round_index + 1})")
     try:
         cold_start = target.start()
@@ -150,47 +150,59 @@ def fmt(value: float | None) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+def ours_variants(report: Dict[str, Any]) -> List[str]:
+    return [name for name in report.get("assistants", []) if name != "stock"]
+
+
+def column_title(name: str) -> str:
+    return name.replace("ours_w", "ours ").replace("ours ", "ours, ") + (" workers" if "_w" in name else "")
+
+
 def table(report: Dict[str, Any]) -> str:
-    ours = (report.get("ours") or {}).get("metrics", {})
-    stock = (report.get("stock") or {}).get("metrics", {})
-    rows = [f"{'metric':<50} {'ours':>10} {'stock':>10} {'ours/stock':>11}", "-" * 84]
+    variants = ours_variants(report)
+    names = [*variants, *(["stock"] if "stock" in report else [])]
+    metrics = {name: report[name]["metrics"] for name in names}
+    ratio_titles = [f"{'ours' if v == 'ours' else v.replace('ours_w', '') + 'w'}/stock" for v in variants] if "stock" in report else []
+    header = f"{'metric':<46}" + "".join(f" {column_title(n):>15}" for n in names) + "".join(f" {t:>11}" for t in ratio_titles)
+    rows = [header, "-" * len(header)]
     for key, label, _ in METRICS:
-        if key in ours or key in stock:
-            rows.append(
-                f"{label:<50} {fmt(ours.get(key)):>10} {fmt(stock.get(key)):>10} "
-                f"{fmt(report['ratios'].get(key)):>11}"
-            )
+        if any(key in m for m in metrics.values()):
+            row = f"{label:<46}" + "".join(f" {fmt(metrics[n].get(key)):>15}" for n in names)
+            if ratio_titles:
+                row += "".join(f" {fmt(report['ratios'][v].get(key)):>11}" for v in variants)
+            rows.append(row)
     accuracy = report.get("nlu_accuracy")
     if accuracy:
+        rows.append(f"{'NLU accuracy, tests/nlu/test_messages.yml':<46} {accuracy['accuracy'] * 100:>14.1f}%")
         rows.append(
-            f"{'NLU accuracy on tests/nlu/test_messages.yml':<50} "
-            f"{accuracy['accuracy'] * 100:>9.1f}% {'-':>10} {'-':>11}"
-        )
-        rows.append(
-            f"{'  crisis recognised / look-alikes flagged':<50} "
-            f"{accuracy['crisis_recognised'] + ' ' + accuracy['benign_flagged']:>10}"
+            f"{'  crisis recognised, look-alikes flagged':<46} "
+            f"{accuracy['crisis_recognised'] + ', ' + accuracy['benign_flagged']:>15}"
         )
     rows.append("")
-    for name, met in report["targets"].items():
-        status = "n/a" if met["met"] is None else ("MET" if met["met"] else "NOT MET")
-        rows.append(f"target: {name:<52} {fmt(met.get('value')):>8}  {status}")
+    for variant, targets in report["targets"].items():
+        for name, met in targets.items():
+            status = "n/a" if met["met"] is None else ("MET" if met["met"] else "NOT MET")
+            rows.append(f"target ({column_title(variant)}): {name:<50} {fmt(met.get('value')):>7}  {status}")
     return "\n".join(rows)
 
 
 def evaluate_targets(report: Dict[str, Any]) -> Dict[str, Any]:
-    targets = {}
-    for name, key, comparison, limit in TARGETS:
-        value = report["ratios"].get(key)
-        met = None if value is None else (value <= limit if comparison == "<=" else value >= limit)
-        targets[name] = {"metric": key, "value": value, "limit": limit, "met": met}
-    accuracy = report.get("nlu_accuracy")
-    before = report.get("nlu_accuracy_without_speedups")
-    if accuracy and before:
-        targets["NLU accuracy not lower than without the speed-ups"] = {
-            "metric": "nlu_accuracy", "value": accuracy["accuracy"], "limit": before["accuracy"],
-            "met": accuracy["accuracy"] >= before["accuracy"],
-        }
-    return targets
+    """Per variant of ours: the ratio targets against stock, and the accuracy check."""
+    found: Dict[str, Any] = {}
+    for variant in ours_variants(report):
+        targets = found[variant] = {}
+        for name, key, comparison, limit in TARGETS:
+            value = report["ratios"].get(variant, {}).get(key)
+            met = None if value is None else (value <= limit if comparison == "<=" else value >= limit)
+            targets[name] = {"metric": key, "value": value, "limit": limit, "met": met}
+        accuracy = report.get("nlu_accuracy")
+        before = report.get("nlu_accuracy_without_speedups")
+        if accuracy and before:
+            targets["NLU accuracy not lower than without the speed-ups"] = {
+                "metric": "nlu_accuracy", "value": accuracy["accuracy"], "limit": before["accuracy"],
+                "met": accuracy["accuracy"] >= before["accuracy"],
+            }
+    return found
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
@@ -203,13 +215,15 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="warm-up messages before measuring (default 100)")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64], help="comma-separated (default 1,16,64)")
     parser.add_argument("--rounds", type=int, default=1, help="start and measure each assistant this many times, alternating; medians are reported")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "1")), help="Sanic workers for our Rasa server (> 1 starts a local Redis lock store; default $BENCH_WORKERS or 1)")
+    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=None, help="Sanic workers for our Rasa server, one variant of ours per number (> 1 starts a local Redis lock store; default 1,2, with --quick 1)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for our servers (repeatable)")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the NLU accuracy check of our model")
     parser.add_argument("--quick", action="store_true", help="smoke run: few messages, no training, no accuracy")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.json")
     parser.add_argument("--label", default="", help="a note stored in the JSON (e.g. what changed)")
     args = parser.parse_args(argv)
+    if args.workers is None:
+        args.workers = [1] if args.quick else [1, 2]
     if args.quick:
         args.messages = min(args.messages, 20)
         args.warmup = min(args.warmup, 8)
@@ -251,7 +265,8 @@ def main(argv: List[str] | None = None) -> int:
                 log(f"ours: trained in {training['ours']:.0f} s")
                 model = model or trained
             models["ours"] = (model or ensure_model(quiet=True)).resolve()
-            targets.append(lambda: Ours(models["ours"], log_dir, extra_env, workers=args.workers))
+            for workers in args.workers:
+                targets.append(lambda w=workers: Ours(models["ours"], log_dir, extra_env, workers=w))
 
         if args.only in (None, "stock"):
             project = args.stock_dir or work / "stock"
@@ -268,27 +283,31 @@ def main(argv: List[str] | None = None) -> int:
             for make in ordered:
                 target = make()
                 rounds.setdefault(target.name, []).append(measure(target, args, index))
-                models.setdefault(target.name, target.model)
+                models.setdefault(target.kind, target.model)
 
+        report["assistants"] = list(rounds)
         for name, results in rounds.items():
+            kind = "stock" if name == "stock" else "ours"
             metrics = median_metrics(results)
-            metrics["model_mb"] = round(models[name].stat().st_size / 2**20, 1)
-            metrics["training_s"] = round(training[name], 1) if training.get(name) is not None else None
+            metrics["model_mb"] = round(models[kind].stat().st_size / 2**20, 1)
+            metrics["training_s"] = round(training[kind], 1) if training.get(kind) is not None else None
             report[name] = {
-                "model": str(models[name]),
+                "model": str(models[kind]),
                 "metrics": metrics,
                 "errors": sum(r["errors"] for r in results),
                 "rounds": results,
             }
-        if "ours" in rounds and not args.no_accuracy:
+        if "ours" in models and not args.no_accuracy:
             log("ours: NLU accuracy on the test file, with and without bot/speedups.py...")
             report["nlu_accuracy"] = nlu_accuracy(models["ours"], speedups=True)
             report["nlu_accuracy_without_speedups"] = nlu_accuracy(models["ours"], speedups=False)
-        ours_metrics = (report.get("ours") or {}).get("metrics", {})
         stock_metrics = (report.get("stock") or {}).get("metrics", {})
         report["ratios"] = {
-            key: ratio(ours_metrics.get(key), stock_metrics.get(key))
-            for key in sorted(set(ours_metrics) | set(stock_metrics))
+            variant: {
+                key: ratio(report[variant]["metrics"].get(key), stock_metrics.get(key))
+                for key in sorted(set(report[variant]["metrics"]) | set(stock_metrics))
+            }
+            for variant in ours_variants(report)
         }
         report["targets"] = evaluate_targets(report)
         report["machine"]["loadavg_at_end"] = os.getloadavg()
@@ -300,7 +319,7 @@ def main(argv: List[str] | None = None) -> int:
     print()
     print(table(report))
     print(f"\nJSON: {args.out}   logs: {log_dir}")
-    errors = sum((report.get(name) or {}).get("errors", 0) for name in ("ours", "stock"))
+    errors = sum(report[name].get("errors", 0) for name in report.get("assistants", []))
     if errors:
         print(f"error: {errors} messages failed (see the JSON)", file=sys.stderr)
         return 1

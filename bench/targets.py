@@ -59,7 +59,8 @@ def timed_subprocess(command: List[str], cwd: Path, env: Dict[str, str], log: Pa
 class Target:
     """One assistant: start() returns the cold start time, then it answers on base_url."""
 
-    name = ""
+    name = ""  # as reported: "ours", "ours_w2" (2 Sanic workers), "stock"
+    kind = ""  # which messages it gets: "ours" or "stock"
     probe_text = "hello"
 
     def __init__(self, model: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:
@@ -128,7 +129,7 @@ def start_redis(port: int, log: Path) -> subprocess.Popen:
 
 
 class Ours(Target):
-    name = "ours"
+    kind = "ours"
     probe_text = "what is TMS"  # an FAQ answer: NLU, rules and the action server's referral
 
     def __init__(
@@ -136,6 +137,7 @@ class Ours(Target):
     ) -> None:
         super().__init__(model, log_dir, env)
         self.workers = workers
+        self.name = "ours" if workers == 1 else f"ours_w{workers}"
         self.redis: subprocess.Popen | None = None
         self._state_dir = Path(tempfile.mkdtemp(prefix="bench-ours-"))
         self.servers: AssistantServers | None = None
@@ -154,7 +156,8 @@ class Ours(Target):
             self.redis = start_redis(redis_port, self.log_dir / "redis.log")
             env.update({"SANIC_WORKERS": str(self.workers), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1"})
         self.servers = AssistantServers(
-            model=self.model, rasa_port=self.port, action_port=free_port(), env=env, log_dir=self.log_dir
+            model=self.model, rasa_port=self.port, action_port=free_port(), env=env,
+            log_dir=self.log_dir / self.name,
         )
         self._action_ready.clear()
 
@@ -215,7 +218,7 @@ class Ours(Target):
 
 
 class Stock(Target):
-    name = "stock"
+    name = kind = "stock"
     probe_text = "hello"
 
     def __init__(self, project: Path, log_dir: Path, env: Dict[str, str] | None = None) -> None:

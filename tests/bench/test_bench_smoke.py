@@ -44,6 +44,7 @@ def test_quick_benchmark_of_ours_writes_the_expected_numbers(trained_model, tmp_
         assert isinstance(metrics[key], (int, float)) and metrics[key] > 0, key
     assert metrics["processes"] >= 2  # our Rasa server and the action server
     assert ours["rounds"][0]["phases"]["c1"]["messages"] == 6
-    assert set(report["targets"]) >= {
+    assert report["assistants"] == ["ours"]
+    assert set(report["targets"]["ours"]) >= {
         "p50 latency at 1 conversation <= 0.5x stock", "throughput at 16 conversations >= 2x stock",
     }
