@@ -182,7 +182,8 @@ def table(report: Dict[str, Any]) -> str:
     for variant, targets in report["targets"].items():
         for name, met in targets.items():
             status = "n/a" if met["met"] is None else ("MET" if met["met"] else "NOT MET")
-            rows.append(f"target ({column_title(variant)}): {name:<50} {fmt(met.get('value')):>7}  {status}")
+            label = f"target, {column_title(variant)}: {name}"
+            rows.append(f"{label:<86} {fmt(met.get('value')):>7}  {status}")
     return "\n".join(rows)
 
 
