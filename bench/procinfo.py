@@ -80,3 +80,14 @@ def usage(roots: Iterable[int]) -> TreeUsage:
         pss_bytes=sum(_status_kb(pid, "Pss", "smaps_rollup") for pid in pids) * 1024,
         cpu_seconds=sum(cpu_seconds(pid) for pid in pids),
     )
+
+
+def names(pids: Iterable[int]) -> List[str]:
+    """Short command names of the processes (for the JSON: what was counted)."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        except OSError:
+            found.append("?")
+    return found

@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List
 if __package__ in (None, ""):  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import load  # noqa: E402
+from bench import load, procinfo  # noqa: E402
 from bench.targets import Ours, Stock, Target, stock_training_seconds  # noqa: E402
 from bot.training import PROJECT_ROOT, ensure_model  # noqa: E402
 
@@ -82,6 +82,7 @@ def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[
         if warmup.errors:
             raise RuntimeError(f"{target.name}: warm-up failed: {warmup.errors[:3]}")
         warm = target.usage()
+        warm_names = procinfo.names(warm.pids)
         for concurrency in args.concurrency:
             count = messages_for(concurrency, args)
             result = load.run_phase(
@@ -109,7 +110,12 @@ def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[
             metrics[f"latency_ms_{name}_{q}"] = phase["latency_ms"][q]
         metrics[f"throughput_{name}"] = phase["throughput_msgs_per_s"]
         metrics[f"cpu_ms_per_msg_{name}"] = phase.get("server_cpu_ms_per_msg")
-    return {"metrics": metrics, "phases": phases, "errors": sum(p["errors"] for p in phases.values())}
+    return {
+        "metrics": metrics,
+        "phases": phases,
+        "errors": sum(p["errors"] for p in phases.values()),
+        "processes_after_warmup": warm_names,
+    }
 
 
 def median_metrics(rounds: List[Dict[str, Any]]) -> Dict[str, float | None]:

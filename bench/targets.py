@@ -187,7 +187,8 @@ class Ours(Target):
             raise RuntimeError(f"ours did not start: {self._errors[0]}; see {self.log_dir}")
 
     def root_pids(self) -> List[int]:
-        return [p.pid for p in self.servers.processes] if self.servers else []
+        pids = [p.pid for p in self.servers.processes] if self.servers else []
+        return pids + ([self.redis.pid] if self.redis else [])
 
     def stop(self) -> None:
         if self.servers:
