@@ -21,8 +21,10 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.intents import override_intent
 
 _MEDICINE = r"(?:meds?|medications?|medicines?|pills?|tablets?|antidepressants?|prescriptions?|dose|dosage|ssris?|[a-z]+(?:ine|am|ide|one|pram))"
 _CHANGE = r"(?:stop|stopping|quit|quitting|come off|coming off|get off|go off|taper|tapering|cut down|cut back|reduce|lower|drop|skip|ditch|change|switch|wean)"
@@ -98,14 +100,5 @@ class PersonalAdviceGuard(GraphComponent):
                 continue
             advice = personal_advice_intent(message.get(TEXT) or "")
             if advice and advice != predicted:
-                self._set_intent(message, advice)
+                override_intent(message, advice)
         return messages
-
-    @staticmethod
-    def _set_intent(message: Message, name: Text) -> None:
-        intent = {"name": name, "confidence": 1.0}
-        ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name") != name]
-        message.set(INTENT, intent, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
-        # An advice turn is answered by its own response, not by an FAQ answer.
-        message.set("response_selector", {}, add_to_output=True)

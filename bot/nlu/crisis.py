@@ -16,10 +16,12 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
+
+from bot.nlu.intents import override_intent
 
 logger = logging.getLogger(__name__)
 
@@ -199,18 +201,6 @@ class CrisisLanguageDetector(GraphComponent):
                 self._matcher = _build_matcher(doc)
             predicted = (message.get(INTENT) or {}).get("name")
             if is_crisis(doc, predicted, self._matcher):
-                self._mark_crisis(message)
+                # A crisis turn must not be answered from the FAQ.
+                override_intent(message, CRISIS_INTENT)
         return messages
-
-    @staticmethod
-    def _mark_crisis(message: Message) -> None:
-        crisis = {"name": CRISIS_INTENT, "confidence": 1.0}
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get("name") != CRISIS_INTENT
-        ]
-        message.set(INTENT, crisis, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [crisis, *ranking], add_to_output=True)
-        # A crisis turn must not be answered from the FAQ.
-        message.set("response_selector", {}, add_to_output=True)

@@ -16,8 +16,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.intents import override_intent
 
 HANDOFF_INTENT = "talk_to_human"
 NEVER_OVERRIDDEN = {HANDOFF_INTENT, "crisis"}
@@ -56,9 +58,5 @@ class HumanRequestGuard(GraphComponent):
             predicted = (message.get(INTENT) or {}).get("name")
             if predicted in NEVER_OVERRIDDEN or not asks_for_a_person(message.get(TEXT) or ""):
                 continue
-            intent = {"name": HANDOFF_INTENT, "confidence": 1.0}
-            ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name") != HANDOFF_INTENT]
-            message.set(INTENT, intent, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
-            message.set("response_selector", {}, add_to_output=True)
+            override_intent(message, HANDOFF_INTENT)
         return messages

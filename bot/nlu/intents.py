@@ -1,0 +1,18 @@
+"""Setting the intent from a rule-based component, the same way everywhere."""
+
+from __future__ import annotations
+
+from typing import Text
+
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+
+def override_intent(message: Message, name: Text) -> None:
+    """Makes `name` the intent (confidence 1.0, first in the ranking) and drops any FAQ
+    answer, since the turn is now answered by that intent's own response."""
+    intent = {"name": name, "confidence": 1.0}
+    ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name") != name]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+    message.set("response_selector", {}, add_to_output=True)
