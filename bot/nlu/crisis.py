@@ -119,7 +119,7 @@ def _is_negated(doc: Doc, start: int) -> bool:
     for token in reversed(doc[max(0, start - 3) : start]):
         if token.is_punct:
             return False  # "or not, I cut myself": the negation belongs to another clause
-        if token.lower_ in _NEGATIONS or token.dep_ == "neg":
+        if token.lower_ in _NEGATIONS:
             return True
     return False
 
