@@ -23,6 +23,14 @@ Found with `python -m bench.profile` (see bench/README.md, "History"):
   the graph runs for 0.6 ms. Here the graph that `tf.function` traced for that signature
   is called with the same tensors directly; inputs that do not fit the signature go the
   original way.
+- Before each action the RulePolicy asks for the states of the whole conversation so far,
+  which Rasa rebuilds by replaying every event from the start: three times a message, so
+  a message costs more the longer the conversation is (about 2 ms per prediction after
+  a dozen messages). The states of earlier turns cannot change while events are only
+  added, so here each tracker keeps the states it has worked out and the replayed copy,
+  and only new events are replayed; if the applied events are not an extension of the
+  ones seen before (a rewind, a restart, a revert), everything is worked out again, as
+  Rasa does. Callers get their own copies of the states.
 
 `install_speedups()` is idempotent. The Rasa server process installs it at start-up
 (through bot.resilience.install_remote_action_fallback, its start-up hook);
@@ -227,12 +235,69 @@ def _install_direct_graph_call() -> None:
     RasaModel._rasa_predict = rasa_predict  # type: ignore[method-assign]
 
 
+class _PriorStates:
+    """States of a tracker's prior turns, worked out once, and the replay that gave them."""
+
+    def __init__(self, domain: Any, replay: Any) -> None:
+        self.domain = domain
+        self.replay = replay
+        self.events: List[Any] = []
+        self.states: List[Dict[str, Any]] = []
+
+
+def _copy_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    # Sub-states are dicts of strings and tuples; callers may change the dicts (Rasa's
+    # _choose_last_user_input deletes keys), so each gets its own.
+    return {key: dict(value) if isinstance(value, dict) else value for key, value in state.items()}
+
+
+def _install_incremental_prior_states() -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted
+
+    original = Domain.states_for_tracker_history
+
+    def states_for_tracker_history(
+        self: Domain,
+        tracker: Any,
+        omit_unset_slots: bool = False,
+        ignore_rule_only_turns: bool = False,
+        rule_only_data: Dict[str, Any] | None = None,
+    ) -> List[Dict[str, Any]]:
+        if ignore_rule_only_turns:
+            # Hidden turns depend on what follows them: left to Rasa.
+            return original(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        applied = tracker.applied_events()
+        caches: Dict[bool, _PriorStates] = tracker.__dict__.setdefault("_prior_states", {})
+        cached = caches.get(omit_unset_slots)
+        if (
+            cached is None
+            or cached.domain is not self
+            or len(cached.events) > len(applied)
+            or any(seen is not event for seen, event in zip(cached.events, applied, strict=False))
+        ):
+            cached = caches[omit_unset_slots] = _PriorStates(self, tracker.init_copy())
+        # As Rasa's generate_all_prior_trackers: a state before each action, then the last.
+        for event in applied[len(cached.events) :]:
+            if isinstance(event, ActionExecuted):
+                state = self.get_active_state(cached.replay, omit_unset_slots=omit_unset_slots)
+                # Own copies: Rasa's states share dicts with the replayed tracker.
+                cached.states.append(_copy_state(self._clean_state(state)))
+            cached.replay.update(event)
+            cached.events.append(event)
+        last = self._clean_state(self.get_active_state(cached.replay, omit_unset_slots=omit_unset_slots))
+        return [_copy_state(state) for state in cached.states] + [_copy_state(last)]
+
+    Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
+
+
 SPEEDUPS = {
     "action_response_schema": _install_action_response_validation,
     "event_type_cache": _install_event_type_cache,
     "sequential_graph_runner": _install_sequential_graph_runner,
     "sparse_feature_combination": _install_sparse_feature_combination,
     "direct_graph_call": _install_direct_graph_call,
+    "incremental_prior_states": _install_incremental_prior_states,
 }
 
 

@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Text
 
@@ -37,6 +38,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 DEFAULT_SQLITE_PATH = "var/tracker.db"
+# Conversations whose tracker stays in memory between messages (embedded store only).
+RECENT_TRACKERS = 1000
 
 
 class StoreUnavailable(RuntimeError):
@@ -152,6 +155,17 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
         self._use_core = not os.environ.get("POSTGRESQL_SCHEMA")
         self._statements = self._build_statements()
+        # Only this process writes an embedded SQLite store (several processes need Redis
+        # and a server database), so the trackers it saved are what it would read back.
+        self._recent: Optional[OrderedDict[Text, DialogueStateTracker]] = None
+        if (
+            not url
+            and self._use_core
+            and redis_settings() is None
+            and sanic_workers() == 1
+            and os.environ.get("TRACKER_CACHE", "1").strip() != "0"
+        ):
+            self._recent = OrderedDict()
 
     def _build_statements(self) -> Dict[Text, Any]:
         import sqlalchemy as sa
@@ -178,6 +192,11 @@ class EnvironmentTrackerStore(SQLTrackerStore):
     async def _retrieve(
         self, sender_id: Text, fetch_events_from_all_sessions: bool
     ) -> Optional[DialogueStateTracker]:
+        if self._recent is not None and not fetch_events_from_all_sessions:
+            # Handed out, not shared: whoever takes it saves it back (or it is read anew).
+            kept = self._recent.pop(sender_id, None)
+            if kept is not None:
+                return kept
         if not self._use_core:
             return await super()._retrieve(sender_id, fetch_events_from_all_sessions)
         statement = self._statements["all_sessions" if fetch_events_from_all_sessions else "latest_session"]
@@ -210,6 +229,28 @@ class EnvironmentTrackerStore(SQLTrackerStore):
                 )
             if rows:
                 connection.execute(self._statements["insert"], rows)
+        self._keep(tracker)
+
+    def _keep(self, tracker: DialogueStateTracker) -> None:
+        """Keeps a saved tracker for its next message, if it is what a read would return.
+
+        A read returns the events from the latest session start on, rebuilt from the
+        database; a tracker holding anything else (the events before a session start, an
+        event stamped earlier) is not kept, and the next message reads it.
+        """
+        if self._recent is None:
+            return
+        self._recent.pop(tracker.sender_id, None)
+        events = tracker.events
+        if not events or not isinstance(events[0], SessionStarted) or tracker.is_rule_tracker:
+            return
+        started = events[0].timestamp
+        for index, event in enumerate(events):
+            if event.timestamp < started or (index and isinstance(event, SessionStarted)):
+                return
+        self._recent[tracker.sender_id] = tracker
+        while len(self._recent) > RECENT_TRACKERS:
+            self._recent.popitem(last=False)
 
 
 def redis_settings() -> Optional[Dict[Text, Any]]:

@@ -4,6 +4,7 @@ import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.models import RasaModel
@@ -16,6 +17,7 @@ ORIGINAL_RESOLVE = Event.resolve_by_type
 ORIGINAL_RUN = DaskGraphRunner.run
 ORIGINAL_COMBINE = Message._combine_features
 ORIGINAL_PREDICT = RasaModel._rasa_predict
+ORIGINAL_STATES = Domain.states_for_tracker_history
 install_speedups()
 SEQUENTIAL_RUN = DaskGraphRunner.run
 
@@ -182,3 +184,110 @@ def test_the_model_parses_exactly_as_without_the_nlu_speedups(trained_model, mon
         loop.close()
     assert len(texts) > 50
     assert sped_up == original
+
+
+def _conversation_steps():
+    """Events as they reach a tracker over a conversation, with rewinds, in small steps."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        BotUttered,
+        Restarted,
+        SessionStarted,
+        SlotSet,
+        UserUtteranceReverted,
+        UserUttered,
+    )
+
+    def user(text, intent):
+        return UserUttered(text, {"name": intent, "confidence": 0.9}, parse_data={"intent": {"name": intent}, "text": text})
+
+    return [
+        [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")],
+        [user("hi", "greet")],
+        [ActionExecuted("utter_greet"), BotUttered("hello")],
+        [ActionExecuted("action_listen"), user("what is tms", "faq")],
+        [ActionExecuted("utter_faq"), BotUttered("TMS is ...")],
+        [ActionExecuted("action_refer_to_professional"), SlotSet("referral_count", 1.0)],
+        [ActionExecuted("action_listen"), user("i want to die", "crisis"), SlotSet("crisis_flagged", True)],
+        [ActionExecuted("utter_crisis")],
+        [ActionReverted()],  # the last action is undone
+        [ActionExecuted("utter_crisis"), ActionExecuted("action_listen")],
+        [user("no I meant the show", "crisis_retracted")],
+        [UserUtteranceReverted()],  # the last user turn is undone
+        [user("bye", "goodbye"), ActionExecuted("utter_goodbye")],
+        [Restarted()],
+        [ActionExecuted("action_listen"), user("hello again", "greet")],
+    ]
+
+
+@pytest.mark.parametrize("omit_unset_slots", [False, True])
+def test_prior_states_are_rasas_at_every_step(omit_unset_slots):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_path(PROJECT_ROOT / "domain.yml")
+    tracker = DialogueStateTracker("someone", domain.slots)
+    for step in _conversation_steps():
+        for event in step:
+            tracker.update(event)
+        expected = ORIGINAL_STATES(domain, tracker, omit_unset_slots=omit_unset_slots)
+        first = domain.states_for_tracker_history(tracker, omit_unset_slots=omit_unset_slots)
+        assert first == expected
+        # A caller changing its states (Rasa's RulePolicy does) changes nobody else's.
+        for state in first:
+            for sub_state in state.values():
+                if isinstance(sub_state, dict):
+                    sub_state.clear()
+        assert domain.states_for_tracker_history(tracker, omit_unset_slots=omit_unset_slots) == expected
+    assert "_prior_states" in vars(tracker)  # the incremental path was taken
+
+
+def test_prior_states_with_hidden_rule_turns_are_left_to_rasa():
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.from_path(PROJECT_ROOT / "domain.yml")
+    tracker = DialogueStateTracker.from_events("someone", [e for step in _conversation_steps()[:6] for e in step])
+    expected = ORIGINAL_STATES(domain, tracker, ignore_rule_only_turns=True, rule_only_data={"slots": ["crisis_flagged"], "loops": []})
+    states = domain.states_for_tracker_history(
+        tracker, ignore_rule_only_turns=True, rule_only_data={"slots": ["crisis_flagged"], "loops": []}
+    )
+    assert states == expected
+    assert "_prior_states" not in vars(tracker)
+
+
+@pytest.mark.slow
+def test_long_conversations_get_rasas_predictions(trained_model, monkeypatch):
+    """Every next action of a 40-turn conversation, with and without incremental states."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bench.load import load_conversations
+
+    texts = [t for c in load_conversations(PROJECT_ROOT / "bench" / "messages" / "tms.txt") for t in c][:40]
+    agent = Agent.load(str(trained_model))
+    loop = asyncio.new_event_loop()
+    incremental = Domain.states_for_tracker_history
+    tracker = DialogueStateTracker("someone", agent.domain.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    predicted = []
+    try:
+        for text in texts:
+            parsed = loop.run_until_complete(agent.parse_message(text))
+            tracker.update(UserUttered(text, parsed["intent"], parse_data=parsed))
+            for _ in range(5):  # the actions of one turn, until the assistant listens again
+                monkeypatch.setattr(Domain, "states_for_tracker_history", ORIGINAL_STATES)
+                expected = agent.predict_next_with_tracker(tracker)
+                monkeypatch.setattr(Domain, "states_for_tracker_history", incremental)
+                assert agent.predict_next_with_tracker(tracker) == expected
+                action = max(expected["scores"], key=lambda score: score["score"])["action"]
+                predicted.append(action)
+                tracker.update(ActionExecuted(action))
+                if action == "action_listen":
+                    break
+    finally:
+        loop.close()
+    assert predicted.count("action_listen") == len(texts)
+    assert "action_refer_to_professional" in predicted

@@ -188,3 +188,62 @@ def test_tracker_store_uses_rasas_code_with_a_postgresql_schema(tmp_path, monkey
 
     asyncio.run(store.save(DialogueStateTracker.from_events("p", _session_turns(0)[0])))
     assert calls == ["p"]
+
+
+def _store_with_two_turns(tmp_path, monkeypatch, **env):
+    import asyncio
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "t.db"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    domain = Domain.from_yaml("slots:\n  region:\n    type: text\n    mappings: []\n")
+    store = EnvironmentTrackerStore(domain=domain)
+    for turn in _session_turns(0):
+        tracker = asyncio.run(store.retrieve("p")) or DialogueStateTracker("p", domain.slots)
+        for event in turn:
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+    return store, domain, tracker
+
+
+def test_a_saved_tracker_is_handed_back_once_and_matches_the_database(tmp_path, monkeypatch):
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    store, domain, saved = _store_with_two_turns(tmp_path, monkeypatch)
+    # The first turn began with "action_session_start": a read would not return that
+    # event, so that tracker was not kept; the second turn's tracker came from a read.
+    kept = asyncio.run(store.retrieve("p"))
+    from_database = asyncio.run(SQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db")).retrieve("p"))
+    assert kept is saved and kept.events[0].type_name == "session_started"
+    assert _dicts(kept) == _dicts(from_database)
+    assert kept.current_state() == from_database.current_state()
+    # Handed out, not shared: a second read (e.g. through the HTTP API) reads the database.
+    again = asyncio.run(store.retrieve("p"))
+    assert again is not kept and _dicts(again) == _dicts(kept)
+
+
+def test_unsaved_changes_are_never_handed_back(tmp_path, monkeypatch):
+    import asyncio
+
+    from rasa.shared.core.events import UserUttered
+
+    store, _, _ = _store_with_two_turns(tmp_path, monkeypatch)
+    taken = asyncio.run(store.retrieve("p"))
+    taken.update(UserUttered("lost in a crash"))  # the message fails before the save
+    fresh = asyncio.run(store.retrieve("p"))
+    assert "lost in a crash" not in [getattr(e, "text", None) for e in fresh.events]
+
+
+@pytest.mark.parametrize("env", [{"TRACKER_CACHE": "0"}, {"REDIS_URL": "redis://localhost:1/1"}])
+def test_trackers_are_not_kept_when_turned_off_or_with_shared_locks(tmp_path, monkeypatch, env):
+    import asyncio
+
+    store, _, _ = _store_with_two_turns(tmp_path, monkeypatch, **env)
+    first = asyncio.run(store.retrieve("p"))
+    asyncio.run(store.save(first))
+    assert asyncio.run(store.retrieve("p")) is not first
