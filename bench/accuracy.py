@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import yaml
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_FILE = PROJECT_ROOT / "tests" / "nlu" / "test_messages.yml"
 CRISIS_FILE = PROJECT_ROOT / "tests" / "data" / "crisis_messages.txt"
@@ -28,24 +26,15 @@ BENIGN_FILE = PROJECT_ROOT / "tests" / "data" / "benign_lookalikes.txt"
 
 
 def labelled_examples(path: Path = TEST_FILE) -> List[Tuple[str, str]]:
-    pairs = []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for block in data.get("nlu", []):
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
-            if text:
-                pairs.append((block["intent"], text))
-    return pairs
+    from bot.evaluation import labelled_examples as read
+
+    return read(path)
 
 
 def lines(path: Path) -> List[str]:
-    return [
-        line.strip()
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    from bot.evaluation import message_lines
+
+    return message_lines(path)
 
 
 def evaluate(model: Path) -> Dict:

@@ -1,10 +1,36 @@
-"""Loads a trained model in-process to classify messages (used by tests and the benchmark)."""
+"""Loads a trained model in-process to classify messages, and reads the labelled test
+messages (used by the NLU tests and the benchmark alike)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Text, Tuple
+
+import yaml
+
+
+def labelled_examples(path: Path) -> List[Tuple[Text, Text]]:
+    """(label, text) pairs from a Rasa NLU YAML file; the label of "faq/x" examples is "faq/x"."""
+    pairs = []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for block in data.get("nlu", []):
+        if "intent" not in block:
+            continue
+        for line in block["examples"].splitlines():
+            text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+            if text:
+                pairs.append((block["intent"], text))
+    return pairs
+
+
+def message_lines(path: Path) -> List[Text]:
+    """One message per line; blank lines and lines starting with "#" are skipped."""
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 class ModelParser:

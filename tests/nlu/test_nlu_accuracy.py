@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, load_yaml
+from bot.evaluation import labelled_examples, message_lines
+from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -22,20 +22,8 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 MIN_ACCURACY = 0.95
 
 
-def examples(path: Path) -> List[Tuple[str, str]]:
-    pairs = []
-    for block in load_yaml(path).get("nlu", []):
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
-            if text:
-                pairs.append((block["intent"], text))
-    return pairs
-
-
-def lines(path: Path) -> List[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+examples = labelled_examples
+lines = message_lines
 
 
 def canonical(text: str) -> str:
