@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_FILE = PROJECT_ROOT / "tests" / "nlu" / "test_messages.yml"
@@ -25,24 +25,12 @@ CRISIS_FILE = PROJECT_ROOT / "tests" / "data" / "crisis_messages.txt"
 BENIGN_FILE = PROJECT_ROOT / "tests" / "data" / "benign_lookalikes.txt"
 
 
-def labelled_examples(path: Path = TEST_FILE) -> List[Tuple[str, str]]:
-    from bot.evaluation import labelled_examples as read
-
-    return read(path)
-
-
-def lines(path: Path) -> List[str]:
-    from bot.evaluation import message_lines
-
-    return message_lines(path)
-
-
 def evaluate(model: Path) -> Dict:
-    from bot.evaluation import ModelParser
+    from bot.evaluation import ModelParser, labelled_examples, message_lines
 
     parser = ModelParser(model)
     try:
-        examples = labelled_examples()
+        examples = labelled_examples(TEST_FILE)
         parser.parse("warm up")
         started = time.perf_counter()
         wrong = []
@@ -51,8 +39,8 @@ def evaluate(model: Path) -> Dict:
             if predicted != expected:
                 wrong.append({"text": text, "expected": expected, "predicted": predicted})
         parse_ms = (time.perf_counter() - started) * 1000 / len(examples)
-        crisis = lines(CRISIS_FILE)
-        benign = lines(BENIGN_FILE)
+        crisis = message_lines(CRISIS_FILE)
+        benign = message_lines(BENIGN_FILE)
         crisis_found = sum(parser.parse(t)["intent"]["name"] == "crisis" for t in crisis)
         benign_flagged = sum(parser.parse(t)["intent"]["name"] == "crisis" for t in benign)
     finally:

@@ -1,5 +1,7 @@
 """bot/speedups.py does less work per message but decides exactly as Rasa does."""
 
+import asyncio
+
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -20,6 +22,27 @@ ORIGINAL_PREDICT = RasaModel._rasa_predict
 ORIGINAL_STATES = Domain.states_for_tracker_history
 install_speedups()
 SEQUENTIAL_RUN = DaskGraphRunner.run
+
+@pytest.fixture(scope="module")
+def benchmark_texts():
+    from bench.load import load_conversations
+
+    return [t for c in load_conversations(PROJECT_ROOT / "bench" / "messages" / "tms.txt") for t in c]
+
+
+@pytest.fixture(scope="module")
+def agent(trained_model):
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(trained_model))
+
+
+@pytest.fixture
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
 
 VALID = [
     {"events": [], "responses": []},
@@ -64,19 +87,12 @@ def test_event_classes_resolve_as_before():
 
 
 @pytest.mark.slow
-def test_the_model_parses_and_predicts_exactly_as_with_dask(trained_model, monkeypatch):
+def test_the_model_parses_and_predicts_exactly_as_with_dask(agent, loop, benchmark_texts, monkeypatch):
     """Same intents, answers, confidences and next actions with either graph runner."""
-    import asyncio
-
-    from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bench.load import load_conversations
-
-    texts = [t for c in load_conversations(PROJECT_ROOT / "bench" / "messages" / "tms.txt") for t in c]
-    agent = Agent.load(str(trained_model))
-    loop = asyncio.new_event_loop()
+    texts = benchmark_texts
 
     def outcomes():
         found = []
@@ -89,13 +105,10 @@ def test_the_model_parses_and_predicts_exactly_as_with_dask(trained_model, monke
             found.append((parsed, prediction["scores"], prediction["policy"], prediction["confidence"]))
         return found
 
-    try:
-        monkeypatch.setattr(DaskGraphRunner, "run", ORIGINAL_RUN)
-        with_dask = outcomes()
-        monkeypatch.setattr(DaskGraphRunner, "run", SEQUENTIAL_RUN)
-        sequential = outcomes()
-    finally:
-        loop.close()
+    monkeypatch.setattr(DaskGraphRunner, "run", ORIGINAL_RUN)
+    with_dask = outcomes()
+    monkeypatch.setattr(DaskGraphRunner, "run", SEQUENTIAL_RUN)
+    sequential = outcomes()
     assert len(texts) > 50
     assert sequential == with_dask
 
@@ -157,31 +170,17 @@ def test_message_features_combine_as_before():
 
 
 @pytest.mark.slow
-def test_the_model_parses_exactly_as_without_the_nlu_speedups(trained_model, monkeypatch):
+def test_the_model_parses_exactly_as_without_the_nlu_speedups(agent, loop, benchmark_texts, monkeypatch):
     """Same intents, answers and confidences, to the last bit, with and without them."""
-    import asyncio
-
-    from rasa.core.agent import Agent
-    from rasa.shared.nlu.training_data.message import Message
-    from rasa.utils.tensorflow.models import RasaModel
-
-    from bench.load import load_conversations
-
-    texts = [t for c in load_conversations(PROJECT_ROOT / "bench" / "messages" / "tms.txt") for t in c]
-    texts += ["", "???", "é" * 300, "<b>tms</b> " * 50]
-    agent = Agent.load(str(trained_model))
-    loop = asyncio.new_event_loop()
+    texts = [*benchmark_texts, "", "???", "é" * 300, "<b>tms</b> " * 50]
 
     def parses():
         return [loop.run_until_complete(agent.parse_message(text)) for text in texts]
 
-    try:
-        sped_up = parses()
-        monkeypatch.setattr(Message, "_combine_features", staticmethod(ORIGINAL_COMBINE))
-        monkeypatch.setattr(RasaModel, "_rasa_predict", ORIGINAL_PREDICT)
-        original = parses()
-    finally:
-        loop.close()
+    sped_up = parses()
+    monkeypatch.setattr(Message, "_combine_features", staticmethod(ORIGINAL_COMBINE))
+    monkeypatch.setattr(RasaModel, "_rasa_predict", ORIGINAL_PREDICT)
+    original = parses()
     assert len(texts) > 50
     assert sped_up == original
 
@@ -256,38 +255,28 @@ def test_prior_states_with_hidden_rule_turns_are_left_to_rasa():
 
 
 @pytest.mark.slow
-def test_long_conversations_get_rasas_predictions(trained_model, monkeypatch):
+def test_long_conversations_get_rasas_predictions(agent, loop, benchmark_texts, monkeypatch):
     """Every next action of a 40-turn conversation, with and without incremental states."""
-    import asyncio
-
-    from rasa.core.agent import Agent
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bench.load import load_conversations
-
-    texts = [t for c in load_conversations(PROJECT_ROOT / "bench" / "messages" / "tms.txt") for t in c][:40]
-    agent = Agent.load(str(trained_model))
-    loop = asyncio.new_event_loop()
+    texts = benchmark_texts[:40]
     incremental = Domain.states_for_tracker_history
     tracker = DialogueStateTracker("someone", agent.domain.slots)
     tracker.update(ActionExecuted("action_listen"))
     predicted = []
-    try:
-        for text in texts:
-            parsed = loop.run_until_complete(agent.parse_message(text))
-            tracker.update(UserUttered(text, parsed["intent"], parse_data=parsed))
-            for _ in range(5):  # the actions of one turn, until the assistant listens again
-                monkeypatch.setattr(Domain, "states_for_tracker_history", ORIGINAL_STATES)
-                expected = agent.predict_next_with_tracker(tracker)
-                monkeypatch.setattr(Domain, "states_for_tracker_history", incremental)
-                assert agent.predict_next_with_tracker(tracker) == expected
-                action = max(expected["scores"], key=lambda score: score["score"])["action"]
-                predicted.append(action)
-                tracker.update(ActionExecuted(action))
-                if action == "action_listen":
-                    break
-    finally:
-        loop.close()
+    for text in texts:
+        parsed = loop.run_until_complete(agent.parse_message(text))
+        tracker.update(UserUttered(text, parsed["intent"], parse_data=parsed))
+        for _ in range(5):  # the actions of one turn, until the assistant listens again
+            monkeypatch.setattr(Domain, "states_for_tracker_history", ORIGINAL_STATES)
+            expected = agent.predict_next_with_tracker(tracker)
+            monkeypatch.setattr(Domain, "states_for_tracker_history", incremental)
+            assert agent.predict_next_with_tracker(tracker) == expected
+            action = max(expected["scores"], key=lambda score: score["score"])["action"]
+            predicted.append(action)
+            tracker.update(ActionExecuted(action))
+            if action == "action_listen":
+                break
     assert predicted.count("action_listen") == len(texts)
     assert "action_refer_to_professional" in predicted
