@@ -8,7 +8,7 @@ GET  /webhooks/rest/health   which tracker and lock stores this instance uses
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -17,21 +17,16 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.inbound import InvalidMessage, parse_rest_body
+from bot.nlu.locale import region_of
+from bot.safety_text import safety_texts
 from bot.stores import describe_stores
 
 logger = logging.getLogger(__name__)
 
-TECHNICAL_PROBLEM_RESPONSE = "utter_technical_problem"
 
-
-def technical_problem_messages(request: Request, recipient_id: Text) -> List[Dict[Text, Any]]:
-    """The domain's safe reply for when a message could not be handled at all."""
-    agent = getattr(request.app.ctx, "agent", None)
-    variations = agent.domain.responses.get(TECHNICAL_PROBLEM_RESPONSE, []) if agent else []
-    text = variations[0]["text"] if variations else (
-        "Sorry, something went wrong. If you're in crisis, call or text 988 (US) or your local emergency number."
-    )
-    return [{"recipient_id": recipient_id, "text": text}]
+def technical_problem_messages(recipient_id: Text, region: Optional[Text] = None) -> List[Dict[Text, Any]]:
+    """The domain's safe reply (utter_technical_problem) for when a message could not be handled at all."""
+    return [{"recipient_id": recipient_id, "text": safety_texts().technical_problem_text(region)}]
 
 
 class RestChannel(RestInput):
@@ -42,6 +37,7 @@ class RestChannel(RestInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        safety_texts()  # read domain.yml now: without its safety texts the server must not start
         webhook = Blueprint(f"hardened_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -67,7 +63,8 @@ class RestChannel(RestInput):
             except Exception:
                 # The text is health data: log what failed, never what was said.
                 logger.exception("Handling a REST message failed (conversation %s).", sender)
-                return response.json(technical_problem_messages(request, sender))
+                region = region_of((metadata or {}).get("locale"))
+                return response.json(technical_problem_messages(sender, region))
             return response.json(collector.messages)
 
         return webhook

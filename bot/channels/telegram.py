@@ -46,6 +46,7 @@ from sanic.response import HTTPResponse
 from bot.channels.inbound import clean_text
 from bot.channels.rest import technical_problem_messages
 from bot.channels.text import as_plain_text, secrets_match, split_text, utf16_len
+from bot.safety_text import safety_texts
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ MAX_CALLBACK_DATA_BYTES = 64
 LONG_PAYLOAD_PREFIX = "q:"
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-NOT_TEXT_REPLY = "Sorry, I can only read text messages. Please type your question."
 # Telegram commands mapped to what a person would type.
 COMMANDS = {"start": "hello", "help": "what can I ask?", "topics": "what can I ask?"}
 
@@ -316,16 +316,17 @@ class TelegramChannel(TelegramInput):
             await self._output._session.close()
 
     @staticmethod
-    async def _send_technical_problem(request: Request, out_channel: TelegramBotOutput, chat_id: Any) -> None:
+    async def _send_technical_problem(out_channel: TelegramBotOutput, chat_id: Any) -> None:
         if chat_id is None:
             return
         try:
-            for message in technical_problem_messages(request, str(chat_id)):
+            for message in technical_problem_messages(str(chat_id)):
                 await out_channel.send_text_message(str(chat_id), message["text"])
         except Exception as error:
             logger.error("Could not tell chat %s about the failure: %s", chat_id, error)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        safety_texts()  # read domain.yml now: without its safety texts the server must not start
         telegram_webhook = Blueprint("tms_telegram_webhook", __name__)
 
         @telegram_webhook.listener("after_server_start")
@@ -368,7 +369,7 @@ class TelegramChannel(TelegramInput):
                 if update.callback_query is not None:
                     await out_channel.answer_callback_query(update.callback_query.id)
                 if unreadable:
-                    await out_channel.send_message(chat_id, NOT_TEXT_REPLY)
+                    await out_channel.send_message(chat_id, safety_texts().not_text_reply())
                 if chat_id is not None and text:
                     await on_new_message(
                         UserMessage(
@@ -388,7 +389,7 @@ class TelegramChannel(TelegramInput):
                 logger.exception("Handling a Telegram update failed (chat %s).", chat_id)
                 if self.debug_mode:
                     raise
-                await self._send_technical_problem(request, out_channel, chat_id)
+                await self._send_technical_problem(out_channel, chat_id)
             return response.text("success")
 
         return telegram_webhook

@@ -57,6 +57,8 @@ from twilio.rest import Client
 from bot.channels.inbound import clean_text
 from bot.channels.rest import technical_problem_messages
 from bot.channels.text import as_plain_text, split_text
+from bot.nlu.locale import region_of
+from bot.safety_text import safety_texts
 
 logger = logging.getLogger(__name__)
 # twilio's HTTP client logs every request's headers at INFO; keep that to warnings.
@@ -70,7 +72,6 @@ OPTIONS_MAX_AGE = 60 * 60  # seconds a numbered menu stays answerable by number
 SEND_TIMEOUT = 20  # seconds per outbound API call
 CRISIS_RESPONSE = "utter_crisis"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-NOT_TEXT_REPLY = "Sorry, I can only read text messages. Please type your question."
 # Twilio's default SMS opt-out words: Twilio blocks replies after them, so don't process.
 OPT_OUT_WORDS = {"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPTION_REPLY = re.compile(r"^\s*(?:#|no\.?\s*|number\s*|option\s*)?(\d{1,2})\s*[.)!]?\s*$", re.IGNORECASE)
@@ -392,6 +393,7 @@ class TwilioChannel(TwilioInput):
         return metadata
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        safety_texts()  # read domain.yml now: without its safety texts the server must not start
         twilio_webhook = Blueprint("tms_twilio_webhook", __name__)
 
         @twilio_webhook.route("/", methods=["GET"])
@@ -415,7 +417,7 @@ class TwilioChannel(TwilioInput):
             text = await self.user_text(request, form, sender)
             if text is None:
                 if int(form.first("NumMedia") or 0) > 0 or form.first("Latitude"):
-                    await out_channel.send_text_parts(sender, NOT_TEXT_REPLY)
+                    await out_channel.send_text_parts(sender, safety_texts().not_text_reply(region_of(sender_locale(form))))
                 return response.text(EMPTY_TWIML, content_type="text/xml")
 
             out_channel.collect_turn()
@@ -435,7 +437,7 @@ class TwilioChannel(TwilioInput):
                 logger.exception("Handling a Twilio message from %s failed.", masked(sender))
                 if self.debug_mode:
                     raise
-                for problem in technical_problem_messages(request, sender):
+                for problem in technical_problem_messages(sender, region_of(sender_locale(form))):
                     await out_channel.send_text_message(sender, problem["text"])
             finally:
                 # Whatever was produced (a crisis reply comes first) is still sent.

@@ -1,10 +1,16 @@
 """Serves the website chat widget and its demo page from the Rasa server.
 
-Registered in credentials.yml as `bot.channels.widget.WidgetChannel`. It adds two
+Registered in credentials.yml as `bot.channels.widget.WidgetChannel`. It adds three
 read-only routes to the Rasa server:
 
 - `GET /chat`: a demo clinic page with the widget on it (strict Content-Security-Policy);
-- `GET /widget/<file>`: the widget's static files from `bot/widget/static/`.
+- `GET /widget/<file>`: the widget's static files from `bot/widget/static/`;
+- `GET /widget/crisis-link?locale=en-GB`: the crisis link for the visitor's region,
+  `{"text": ..., "href": ..., "region": "GB"}`, from domain.yml's `utter_crisis_link`
+  (the same region and number as the crisis reply the visitor would get).
+
+tms-widget.js is sent with the default crisis link written into it (see
+`widget_script`), so the widget still shows one if the crisis-link request fails.
 
 It handles no messages itself: the widget posts to Rasa's REST channel
 (`POST /webhooks/rest/webhook`), so several Rasa workers can sit behind a load balancer.
@@ -13,6 +19,7 @@ It handles no messages itself: the widget posts to Rasa's REST channel
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict
@@ -21,6 +28,9 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.nlu.locale import region_of
+from bot.safety_text import safety_texts
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 STATIC_DIR = WIDGET_DIR / "static"
@@ -33,6 +43,9 @@ CONTENT_TYPES = {
     ".png": "image/png",
 }
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+WIDGET_SCRIPT = "tms-widget.js"
+# In tms-widget.js, replaced by the default crisis link (JSON) when the file is served.
+CRISIS_DEFAULT_MARKER = b"null /* default crisis link: written in by bot/channels/widget.py */"
 
 # The demo page runs no inline script or style: only files from this server, and it
 # may talk only to this server.
@@ -73,6 +86,31 @@ def _cached(request: Request, body: bytes, headers: Dict[str, str], content_type
     return response.raw(body, headers=headers, content_type=content_type)
 
 
+def crisis_link(locale: Any) -> Dict[str, Any]:
+    """The crisis link for a visitor's locale: its region's utter_crisis_link, else the default.
+
+    `region` is what the crisis_region slot gets from the same locale (bot/nlu/locale.py), so
+    the link and the crisis reply always name the same line. Anything odd gets the default.
+    """
+    region = region_of(locale)
+    link = safety_texts().crisis_link_for(region)
+    return {"text": link.text, "href": link.href, "region": region}
+
+
+def widget_script(path: Path) -> bytes:
+    """tms-widget.js with the default crisis link written in (its fallback if the request fails)."""
+    link = safety_texts().crisis_link_for(None)
+    default = json.dumps({"text": link.text, "href": link.href, "region": None}, ensure_ascii=True)
+    return path.read_bytes().replace(CRISIS_DEFAULT_MARKER, default.encode("ascii"), 1)
+
+
+def _query_locale(request: Request) -> Any:
+    try:
+        return request.args.get("locale")
+    except Exception:  # noqa: BLE001 - a malformed query string gets the default link
+        return None
+
+
 class WidgetChannel(InputChannel):
     """Static routes for the web chat widget; messages go through the REST channel."""
 
@@ -90,6 +128,7 @@ class WidgetChannel(InputChannel):
         return "/"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        safety_texts()  # read domain.yml now: without its safety texts the server must not start
         widget = Blueprint("tms_widget", __name__)
 
         @widget.route("/chat", methods=["GET"])
@@ -101,6 +140,11 @@ class WidgetChannel(InputChannel):
                 "text/html; charset=utf-8",
             )
 
+        @widget.route("/widget/crisis-link", methods=["GET"])
+        async def crisis_link_route(request: Request) -> HTTPResponse:
+            headers = {**COMMON_HEADERS, "Cache-Control": "no-cache", "Cross-Origin-Resource-Policy": "cross-origin"}
+            return response.json(crisis_link(_query_locale(request)), headers=headers)
+
         @widget.route("/widget/<name:str>", methods=["GET"])
         async def widget_file(request: Request, name: str) -> HTTPResponse:
             path = static_file(name)
@@ -108,6 +152,7 @@ class WidgetChannel(InputChannel):
                 return response.text("not found", status=404, headers=COMMON_HEADERS)
             # Any site may embed the widget with a <script> tag.
             headers = {"Cross-Origin-Resource-Policy": "cross-origin"}
-            return _cached(request, path.read_bytes(), headers, CONTENT_TYPES[path.suffix])
+            body = widget_script(path) if name == WIDGET_SCRIPT else path.read_bytes()
+            return _cached(request, body, headers, CONTENT_TYPES[path.suffix])
 
         return widget

@@ -1,12 +1,32 @@
 import pytest
 
-from actions.config import DEFAULT_PROFESSIONAL, load_clinic_contact
+from actions.config import ClinicContact, load_clinic_contact, professional_default
 
 
-def test_defaults_to_a_neutral_professional_when_nothing_is_configured():
+def test_defaults_to_a_neutral_professional_when_nothing_is_configured(domain):
     contact = load_clinic_contact({})
-    assert contact.professional == DEFAULT_PROFESSIONAL
+    assert contact.professional == domain["responses"]["utter_professional_default"][0]["text"]
     assert contact.contact_response is None
+
+
+def test_the_default_professional_comes_from_the_domain_the_action_received(domain):
+    changed = {"responses": {"utter_professional_default": [{"text": "your care team"}]}}
+    assert load_clinic_contact({}, domain=changed).professional == "your care team"
+    assert load_clinic_contact({"CLINIC_NAME": "Calm Clinic"}, domain=changed).professional == (
+        "your care team, or the team at Calm Clinic"
+    )
+    assert load_clinic_contact({}, domain=domain).professional == professional_default()
+
+
+@pytest.mark.parametrize(
+    "received",
+    [None, {}, {"responses": {}}, {"responses": {"utter_professional_default": []}},
+     {"responses": {"utter_professional_default": [{"text": "  "}]}}, {"responses": None}, "not a domain"],
+)
+def test_without_it_in_the_received_domain_domain_yml_gives_the_default(domain, received):
+    expected = domain["responses"]["utter_professional_default"][0]["text"]
+    assert professional_default(received) == expected
+    assert ClinicContact().professional == expected
 
 
 @pytest.mark.parametrize(

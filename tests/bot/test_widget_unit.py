@@ -3,8 +3,9 @@
 The JavaScript runs where it runs for real, in headless Chromium (no Node.js needed):
 a page on a made-up origin loads bot/widget/static/tms-widget.js, and the tests call
 `TMSWidget._internals` through page.evaluate. Requests to the REST channel are answered
-by Playwright routes, so no Rasa server is involved. The Python part checks
-bot/channels/widget.py's file lookup and route handlers directly.
+by Playwright routes, so no Rasa server is involved; the widget's files and its crisis link
+come from bot/channels/widget.py's own functions (the same ones its routes use). The Python
+part checks bot/channels/widget.py's file lookup and route handlers directly.
 """
 
 from __future__ import annotations
@@ -14,36 +15,61 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot.channels import widget as widget_channel
 from tests.bot.conftest import wait_for
+from tests.conftest import PROJECT_ROOT, load_yaml
 
 ORIGIN = "http://widget.test"
 WEBHOOK = f"{ORIGIN}/webhooks/rest/webhook"
+CRISIS_LINK = f"{ORIGIN}/widget/crisis-link"
 HARNESS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>harness</title>
 <link rel="icon" href="data:,"></head><body><main><h1>Harness</h1></main>
-<script src="/widget/tms-widget.js" data-title="Test chat" data-locale="en-GB" defer></script>
+<script src="/widget/tms-widget.js" data-title="Test chat"{locale} defer></script>
 </body></html>"""
 
 
-def serve_widget(context: Any) -> None:
-    """The harness page and the widget's files on ORIGIN, without a server."""
+def link_variations() -> Dict[Any, Dict[str, str]]:
+    """utter_crisis_link by region (None: the default), as {text, href}."""
+    links = {}
+    for variation in load_yaml(PROJECT_ROOT / "domain.yml")["responses"]["utter_crisis_link"]:
+        region = next((c["value"] for c in variation.get("condition") or []), None)
+        links[region] = {"text": variation["text"], "href": variation["metadata"]["href"]}
+    return links
+
+
+LINKS = link_variations()
+
+
+def serve_widget(context: Any, crisis_requests: List[str] | None = None) -> None:
+    """The harness pages, the widget's files and its crisis link on ORIGIN, without a server."""
 
     def handle(route: Any) -> None:
-        path = route.request.url[len(ORIGIN):].split("?")[0]
-        if path == "/page.html":
-            route.fulfill(status=200, content_type="text/html", body=HARNESS)
+        url = urlsplit(route.request.url)
+        if url.path in ("/page.html", "/browser-locale.html"):
+            locale = ' data-locale="en-GB"' if url.path == "/page.html" else ""
+            route.fulfill(status=200, content_type="text/html", body=HARNESS.format(locale=locale))
             return
-        name = path[len("/widget/"):] if path.startswith("/widget/") else ""
+        if url.path == "/widget/crisis-link":
+            locale = parse_qs(url.query).get("locale", [None])[0]
+            if crisis_requests is not None:
+                crisis_requests.append(locale)
+            body = json.dumps(widget_channel.crisis_link(locale))
+            route.fulfill(status=200, content_type="application/json", body=body)
+            return
+        name = url.path[len("/widget/"):] if url.path.startswith("/widget/") else ""
         file = widget_channel.static_file(name) if name else None
         if file is None:
             route.fulfill(status=404, body="not found")
             return
-        route.fulfill(status=200, content_type=widget_channel.CONTENT_TYPES[file.suffix], body=file.read_bytes())
+        body = widget_channel.widget_script(file) if name == widget_channel.WIDGET_SCRIPT else file.read_bytes()
+        route.fulfill(status=200, content_type=widget_channel.CONTENT_TYPES[file.suffix], body=body)
 
     context.route(f"{ORIGIN}/page.html", handle)
+    context.route(f"{ORIGIN}/browser-locale.html", handle)
     context.route(f"{ORIGIN}/widget/**", handle)
 
 
@@ -64,15 +90,24 @@ def widget_page(chromium) -> Iterator[Callable[..., Any]]:
     """A fresh browser profile per test; returns open_page(webhook_handler, config)."""
     contexts: List[Any] = []
 
-    def open_page(webhook: Callable[[Any], None], config: Dict[str, Any] | None = None) -> Any:
-        context = chromium.new_context()
+    def open_page(
+        webhook: Callable[[Any], None],
+        config: Dict[str, Any] | None = None,
+        crisis_link: Callable[[Any], None] | None = None,
+        crisis_requests: List[str] | None = None,
+        page_name: str = "page.html",
+        browser_locale: str | None = None,
+    ) -> Any:
+        context = chromium.new_context(**({"locale": browser_locale} if browser_locale else {}))
         contexts.append(context)
-        serve_widget(context)
+        serve_widget(context, crisis_requests)
         context.route(WEBHOOK, webhook)
+        if crisis_link is not None:
+            context.route(f"{CRISIS_LINK}**", crisis_link)  # the latest route wins
         if config:
             context.add_init_script(f"window.TMSWidgetConfig = {json.dumps(config)};")
         page = context.new_page()
-        page.goto(f"{ORIGIN}/page.html")
+        page.goto(f"{ORIGIN}/{page_name}")
         wait_for(page, "window.TMSWidget && window.TMSWidget.ready", timeout=30)
         return page
 
@@ -449,8 +484,84 @@ def test_config_attributes_beat_the_global_and_unsafe_values_fall_back(logic_pag
     assert config["title"] == "Ask us" and config["locale"] == "en-CA"
     assert config["server"] == "https://bot.example.org"
     assert config["cssUrl"] == "https://bot.example.org/widget/tms-widget.css"
-    assert config["primaryColor"] == "#1d5b79" and config["crisisHref"] == "tel:988"
+    assert config["primaryColor"] == "#1d5b79"
     assert config["timeoutMs"] == 30000
+    # The crisis link is not a setting: it comes from the server, for the visitor's region.
+    assert "crisisHref" not in config and "crisisText" not in config
+
+
+# --- the crisis link: from the server, for the same locale as the messages --------------------
+
+
+def crisis_link_shown(page: Any) -> Dict[str, Any]:
+    return page.evaluate(
+        """() => { const a = document.querySelector('.tms-crisis');
+                   return {text: a.textContent, href: a.getAttribute('href'), hidden: a.hidden}; }"""
+    )
+
+
+def greet_reply(bodies: List[Dict[str, Any]]) -> Callable[[Any], None]:
+    def webhook(route: Any) -> None:
+        bodies.append(route.request.post_data_json)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps([{"text": "Hi!"}]))
+
+    return webhook
+
+
+def test_the_crisis_link_is_the_visitors_regions_and_matches_the_locale_sent(widget_page) -> None:
+    bodies: List[Dict[str, Any]] = []
+    asked: List[str] = []
+    page = widget_page(greet_reply(bodies), crisis_requests=asked)  # data-locale="en-GB"
+    page.click(".tms-launcher")
+    page.wait_for_selector(".tms-log .tms-bot")
+    assert crisis_link_shown(page) == {**LINKS["GB"], "hidden": False}
+    assert page.is_visible(".tms-crisis")
+    # The link was asked for with the locale every message carries (so the reply names the same line).
+    assert asked == ["en-GB"] and bodies[0]["metadata"]["locale"] == "en-GB"
+
+
+def test_without_a_configured_locale_the_browsers_language_picks_the_link(widget_page) -> None:
+    bodies: List[Dict[str, Any]] = []
+    asked: List[str] = []
+    page = widget_page(greet_reply(bodies), crisis_requests=asked, page_name="browser-locale.html", browser_locale="en-AU")
+    page.click(".tms-launcher")
+    page.wait_for_selector(".tms-log .tms-bot")
+    assert crisis_link_shown(page) == {**LINKS["AU"], "hidden": False}
+    assert asked == ["en-AU"] and bodies[0]["metadata"]["locale"] == "en-AU"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda route: route.abort("connectionrefused"),
+        lambda route: route.fulfill(status=500, body="oops"),
+        lambda route: route.fulfill(status=200, content_type="application/json", body="not json"),
+        lambda route: route.fulfill(status=200, content_type="application/json",
+                                    body=json.dumps({"text": "Click me", "href": "javascript:alert(1)"})),
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps({"text": ""})),
+    ],
+    ids=["unreachable", "error", "not-json", "unsafe-href", "empty"],
+)
+def test_when_the_link_cannot_be_had_the_default_written_in_by_the_server_shows(widget_page, answer) -> None:
+    page = widget_page(greet_reply([]), crisis_link=answer)
+    assert crisis_link_shown(page) == {**LINKS[None], "hidden": False}
+    assert page.evaluate("TMSWidget._internals.crisisLinkDefault") == {**LINKS[None], "region": None}
+    assert page.evaluate("TMSWidget.ready")
+
+
+def test_crisis_link_from_keeps_only_safe_links(logic_page) -> None:
+    check = lambda data: call(logic_page, "crisisLinkFrom", data)  # noqa: E731
+    assert check({"text": " In crisis? ", "href": "tel:116123", "region": "GB"}) == {"text": "In crisis?", "href": "tel:116123"}
+    for bad in [None, "tel:988", [], {"text": "x"}, {"href": "tel:988"}, {"text": 5, "href": "tel:988"},
+                {"text": "x", "href": "javascript:alert(1)"}, {"text": "  ", "href": "tel:988"}]:
+        assert check(bad) is None, bad
+
+
+def test_crisis_link_url_encodes_the_locale_sent_with_messages(logic_page) -> None:
+    url = call(logic_page, "crisisLinkUrl", {"server": "https://bot.example.org", "locale": " en-GB&x=<y> "})
+    assert url == "https://bot.example.org/widget/crisis-link?locale=en-GB%26x%3D%3Cy%3E"
+    assert call(logic_page, "localeOf", {"locale": "  en-GB  "}) == "en-GB"
+    assert call(logic_page, "localeOf", {"locale": ""}) == logic_page.evaluate("navigator.language")
 
 
 # --- bot/channels/widget.py -----------------------------------------------------------------
@@ -483,8 +594,8 @@ def run(coroutine: Any) -> Any:
         return executor.submit(asyncio.run, coroutine).result()
 
 
-def fake_request(**headers: str) -> Any:
-    return SimpleNamespace(headers={key.replace("_", "-"): value for key, value in headers.items()})
+def fake_request(args: Dict[str, str] | None = None, **headers: str) -> Any:
+    return SimpleNamespace(headers={key.replace("_", "-"): value for key, value in headers.items()}, args=args or {})
 
 
 def test_demo_page_has_a_strict_content_security_policy() -> None:
@@ -506,3 +617,70 @@ def test_widget_file_route() -> None:
     assert not_modified.status == 304
     for name in ("../demo.html", ".hidden.js", "x.exe"):
         assert run(widget_file(fake_request(), name)).status == 404
+
+
+def test_the_widget_script_is_sent_with_the_default_crisis_link_written_in() -> None:
+    raw = (widget_channel.STATIC_DIR / "tms-widget.js").read_bytes()
+    assert raw.count(widget_channel.CRISIS_DEFAULT_MARKER) == 1
+    served = run(handlers()["widget_file"](fake_request(), "tms-widget.js")).body
+    assert widget_channel.CRISIS_DEFAULT_MARKER not in served
+    default = json.dumps({**LINKS[None], "region": None}).encode()
+    assert served == raw.replace(widget_channel.CRISIS_DEFAULT_MARKER, default)
+
+
+@pytest.mark.parametrize(
+    ("locale", "region"),
+    [("en-GB", "GB"), ("en-UK", "GB"), ("en_gb", "GB"), ("en-IE", "IE"), ("fr-CA", "CA"), ("en-CA", "CA"),
+     ("en-AU", "AU"), ("en-US", "US"), ("de-DE", None), (" en-GB ", "GB"), ("en-GB" + " " * 40, "GB")],
+)
+def test_crisis_link_route_gives_each_regions_link(locale: str, region: str | None) -> None:
+    response = run(handlers()["crisis_link_route"](fake_request({"locale": locale})))
+    assert response.status == 200 and response.content_type.startswith("application/json")
+    assert json.loads(response.body) == {**LINKS.get(region, LINKS[None]), "region": region}
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{}, {"locale": ""}, {"locale": "x" * 100_000}, {"locale": "en-\uff27\uff22"},
+     {"locale": "en-G\u0301B"}, {"locale": "\u202een-GB"}, {"locale": "en-GB\x00"}, {"locale": "\U0001F600"}, {"locale": "en-\ud800"},
+     {"locale": "../../etc/passwd"}, {"locale": "<script>alert(1)</script>"}, {"other": "en-GB"}],
+    ids=["missing", "empty", "huge", "fullwidth", "combining", "rtl-override", "nul", "emoji", "lone-surrogate", "path",
+         "markup", "other-param"],
+)
+def test_crisis_link_route_gives_odd_locales_the_default(args: Dict[str, str]) -> None:
+    response = run(handlers()["crisis_link_route"](fake_request(args)))
+    assert response.status == 200
+    body = json.loads(response.body)
+    assert {"text": body["text"], "href": body["href"]} == LINKS[None] and body["region"] in (None, "US")
+
+
+def test_crisis_link_route_with_real_query_strings() -> None:
+    """Sanic's own parsing of odd query strings never makes the route fail."""
+    from sanic import Sanic
+    from sanic.compat import Header
+    from sanic.request import Request
+
+    app = Sanic("crisis_link_test")
+    handler = handlers()["crisis_link_route"]
+    cases = {
+        b"locale=en-GB": "GB", b"locale=en-AU&locale=en-GB": "AU", b"": None, b"locale": None,
+        b"locale=%ff%fe": None, b"locale=en-%EF%BC%A7B": None, b"a=%%%&&&=": None, b"locale=en-GB%00": None,
+        b"locale=" + b"x" * 60_000: None, b"locale[]=en-GB": None,
+    }
+    for query, region in cases.items():
+        request = Request(b"/widget/crisis-link?" + query, Header(), "1.1", "GET", None, app)
+        response = run(handler(request))
+        assert response.status == 200, query
+        assert json.loads(response.body)["region"] == region, query
+
+
+def test_crisis_link_route_is_not_taken_for_a_static_file() -> None:
+    from sanic import Sanic
+
+    app = Sanic("crisis_link_routing_test")
+    app.blueprint(widget_channel.WidgetChannel().blueprint(lambda message: None), url_prefix="/")
+    app.router.finalize()
+    assert app.router.get("/widget/crisis-link", "GET", None)[1].__name__ == "crisis_link_route"
+    assert app.router.get("/widget/tms-widget.js", "GET", None)[1].__name__ == "widget_file"

@@ -14,10 +14,15 @@
     server: '', title: 'TMS questions', launcherText: 'Questions about TMS?',
     primaryColor: '#1d5b79', initialPayload: '/greet', locale: '', userId: '',
     professionalMessage: 'I want to talk to a professional', professionalPayload: '/talk_to_human',
-    crisisText: 'In crisis? Call or text 988', crisisHref: 'tel:988',
     storageKey: 'tms-widget', timeoutMs: 30000, cssUrl: ''
   };
   var MAX_HISTORY = 100;
+  // The crisis link's text and number come from the server (domain.yml's utter_crisis_link):
+  // GET /widget/crisis-link?locale=... gives the visitor's region's line, the same one the
+  // crisis reply names. The server writes its default link in here when it sends this file;
+  // it is shown if that request fails. Nothing about crisis lines is written in this file.
+  var CRISIS_LINK_DEFAULT = null /* default crisis link: written in by bot/channels/widget.py */;
+  var CRISIS_LINK_TIMEOUT_MS = 2500;  // then the default link (the widget shows by 3 s anyway)
 
   // ---- text: **bold**, line breaks, [links](url) and bare URLs; only safe schemes ----
   var SAFE_HREF = /^(?:https?:\/\/[^\s"'<>\\]+|mailto:[^\s"'<>\\]+|tel:\+?[0-9][0-9().\-]*)$/i;
@@ -80,6 +85,13 @@
   // Bot text gets bold and links; the user's own text stays plain (line breaks only).
   function renderText(d, text, plain) {
     return appendTokens(d, d.createDocumentFragment(), parseText(text, plain));
+  }
+
+  // A crisis link from the server: {text, href} with a safe href, or null.
+  function crisisLinkFrom(data) {
+    if (!data || typeof data !== 'object' || typeof data.text !== 'string') return null;
+    var text = data.text.trim(), href = safeHref(data.href);
+    return text && href ? { text: text, href: href } : null;
   }
 
   // ---- Rasa REST replies -> [{from:'bot', text, buttons}] ----
@@ -213,9 +225,27 @@
     c.server = String(c.server).replace(/\/+$/, '');
     if (!c.cssUrl) c.cssUrl = src ? new URL('tms-widget.css', src).href : c.server + '/widget/tms-widget.css';
     c.primaryColor = normalizeColor(c.primaryColor) || DEFAULTS.primaryColor;
-    c.crisisHref = safeHref(c.crisisHref) || DEFAULTS.crisisHref;
     c.timeoutMs = Number(c.timeoutMs) || DEFAULTS.timeoutMs;
     return c;
+  }
+
+  // The locale sent with every message; the crisis link is fetched for the same one.
+  function localeOf(cfg) {
+    return String(cfg.locale || (win && win.navigator && win.navigator.language) || 'en-US').trim();
+  }
+
+  function crisisLinkUrl(cfg) {
+    return cfg.server + '/widget/crisis-link?locale=' + encodeURIComponent(localeOf(cfg));
+  }
+
+  function getJson(url, timeoutMs) {
+    var ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = ctl && setTimeout(function () { ctl.abort(); }, timeoutMs);
+    return fetch(url, { credentials: 'omit', signal: ctl ? ctl.signal : undefined }).then(function (r) {
+      clearTimeout(timer);
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      return r.json();
+    }, function (e) { clearTimeout(timer); throw e; });
   }
 
   function postJson(url, body, timeoutMs) {
@@ -260,7 +290,9 @@
     head.appendChild(titles);
     head.appendChild(closeBtn);
     var help = h('div', 'tms-help');
-    help.appendChild(h('a', 'tms-crisis', { href: cfg.crisisHref }, cfg.crisisText));
+    var crisisLink = h('a', 'tms-crisis');
+    crisisLink.hidden = true;  // until the server says which line (one number, never two)
+    help.appendChild(crisisLink);
     var proBtn = h('button', 'tms-pro', { type: 'button' }, 'Talk to a professional');
     help.appendChild(proBtn);
     var log = h('div', 'tms-log', { role: 'region', 'aria-label': 'Conversation', tabindex: '0' });
@@ -291,7 +323,7 @@
       store: store,
       post: function (body) { return postJson(cfg.server + '/webhooks/rest/webhook', body, cfg.timeoutMs); },
       metadata: function () {
-        var m = { locale: cfg.locale || (win.navigator && win.navigator.language) || 'en-US', page_url: win.location.href };
+        var m = { locale: localeOf(cfg), page_url: win.location.href };
         if (cfg.userId) m.user_id = String(cfg.userId);
         return m;
       },
@@ -420,7 +452,29 @@
     doc.body.appendChild(root);
     if (conv.state.open) setOpen(true, false);
 
+    // The crisis link: the visitor's region's from the server, else the default written into
+    // this file by the server. Decided once, so the link never changes from one line to another.
+    var crisisSettled = false;
+    function settleCrisisLink(link) {
+      if (crisisSettled) return;
+      crisisSettled = true;
+      link = link || crisisLinkFrom(CRISIS_LINK_DEFAULT);
+      if (link) {
+        crisisLink.setAttribute('href', link.href);
+        crisisLink.textContent = link.text;
+        crisisLink.hidden = false;
+      }
+      partReady();
+    }
+    setTimeout(function () { settleCrisisLink(null); }, CRISIS_LINK_TIMEOUT_MS);
+    getJson(crisisLinkUrl(cfg), CRISIS_LINK_TIMEOUT_MS).then(crisisLinkFrom, function () { return null; })
+      .then(settleCrisisLink);
+
+    // On screen once both the stylesheet and the crisis link are there (at most 3 s).
     var css = h('link', null, { rel: 'stylesheet', href: cfg.cssUrl });
+    var waiting = 2, cssSettled = false;
+    function partReady() { if (--waiting === 0) ready(); }
+    function cssReady() { if (!cssSettled) { cssSettled = true; partReady(); } }
     var done = false;
     function ready() {
       if (done) return;
@@ -431,8 +485,8 @@
       api.readyAt = win.performance ? win.performance.now() : 0;
       win.dispatchEvent(new win.CustomEvent('tms-widget-ready'));
     }
-    css.addEventListener('load', ready);
-    css.addEventListener('error', ready);
+    css.addEventListener('load', cssReady);
+    css.addEventListener('error', cssReady);
     setTimeout(ready, 3000);
     doc.head.appendChild(css);
 
@@ -455,7 +509,9 @@
       DEFAULTS: DEFAULTS, safeHref: safeHref, parseText: parseText, renderText: renderText,
       normalizeReplies: normalizeReplies, createStore: createStore, memoryStorage: memoryStorage,
       createConversation: createConversation, newId: newId, normalizeColor: normalizeColor,
-      contrast: contrast, textColorOn: textColorOn, readConfig: readConfig
+      contrast: contrast, textColorOn: textColorOn, readConfig: readConfig,
+      crisisLinkFrom: crisisLinkFrom, crisisLinkDefault: CRISIS_LINK_DEFAULT, localeOf: localeOf,
+      crisisLinkUrl: crisisLinkUrl
     }
   };
   return api;
