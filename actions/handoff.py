@@ -22,12 +22,16 @@ class ActionHandoffToHuman(Action):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
-        contact = load_clinic_contact()
+        contact = load_clinic_contact(domain=domain)
         values = contact.template_values()
+        # utter_handoff is itself the referral: it names the professional to contact.
         dispatcher.utter_message(response="utter_handoff", **values)
         if contact.contact_response:
             dispatcher.utter_message(response=contact.contact_response, **values)
         if tracker.get_slot("crisis_flagged"):
             dispatcher.utter_message(response="utter_crisis_reminder")
-        # A human-agent integration reads this slot to pick the conversation up.
-        return [SlotSet("handoff_requested", True)]
+        # It counts as the full referral (it gives the clinic's contacts), so the next
+        # answer gets a short reminder rather than the same contacts again.
+        count = int(tracker.get_slot("referral_count") or 0)
+        # A human-agent integration reads handoff_requested to pick the conversation up.
+        return [SlotSet("handoff_requested", True), SlotSet("referral_count", float(count + 1))]

@@ -1,7 +1,8 @@
 """Offers FAQ topics as quick replies: on request, and when a question was unclear.
 
 Titles and button texts come from each FAQ response's metadata in
-data/responses/faq.yml, so a topic is described in one place only.
+data/responses/faq.yml, so a topic is described in one place only. Like every turn that
+answers or fails to answer, each of these ends with a referral to a professional.
 """
 
 from __future__ import annotations
@@ -84,11 +85,15 @@ class ActionListTopics(Action):
         domain: DomainDict,
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_topics_intro", buttons=menu_buttons(domain))
-        return []
+        return refer_to_professional(dispatcher, tracker, load_clinic_contact())
 
 
 class ActionOfferTopics(Action):
-    """Two-stage fallback: first offer the likeliest topics, then admit not knowing."""
+    """Two-stage fallback: first offer the likeliest topics, then admit not knowing.
+
+    Both stages end with a referral: a question the assistant did not understand may
+    still be one for a professional.
+    """
 
     def name(self) -> Text:
         return "action_offer_topics"
@@ -104,4 +109,4 @@ class ActionOfferTopics(Action):
             dispatcher.utter_message(response="utter_no_information")
             return refer_to_professional(dispatcher, tracker, load_clinic_contact())
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
-        return []
+        return refer_to_professional(dispatcher, tracker, load_clinic_contact())

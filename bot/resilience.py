@@ -19,14 +19,18 @@ from rasa.shared.core.events import Event, SlotSet
 
 logger = logging.getLogger(__name__)
 
+# Each ends with a referral to a professional, as the action would have (utter_handoff_offline
+# is itself one); after a crisis, a crisis line follows (KEEPS_CRISIS_HELP_IN_VIEW).
 OFFLINE_RESPONSES: Dict[Text, List[Text]] = {
     "action_refer_to_professional": ["utter_referral_offline"],
     "action_offer_topics": ["utter_no_information", "utter_referral_offline"],
-    "action_list_topics": ["utter_topics_offline"],
+    "action_list_topics": ["utter_topics_offline", "utter_referral_offline"],
     "action_handoff_to_human": ["utter_handoff_offline"],
 }
 DEFAULT_OFFLINE_RESPONSES = ["utter_referral_offline"]
-KEEPS_CRISIS_HELP_IN_VIEW = {"action_refer_to_professional", "action_offer_topics", "action_handoff_to_human"}
+KEEPS_CRISIS_HELP_IN_VIEW = {
+    "action_refer_to_professional", "action_offer_topics", "action_list_topics", "action_handoff_to_human",
+}
 
 
 async def offline_events(action_name: Text, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:

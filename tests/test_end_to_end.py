@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from typing import Dict, List
@@ -54,6 +55,21 @@ def new_sender() -> str:
 
 def refers_to_professional(text: str) -> bool:
     return any(word in text.lower() for word in PROFESSIONAL)
+
+
+def texts(messages: List[Dict]) -> List[str]:
+    return [m.get("text", "") for m in messages]
+
+
+# The servers run with no clinic configured, so referrals name this default.
+DEFAULT_PROFESSIONAL = "your doctor or a licensed mental health professional"
+
+
+def response_text(domain: Dict, name: str) -> str:
+    """A domain response as the bot sends it with no clinic configured."""
+    return domain["responses"][name][0]["text"].format(
+        professional=DEFAULT_PROFESSIONAL, professional_capitalized=DEFAULT_PROFESSIONAL[:1].upper() + DEFAULT_PROFESSIONAL[1:]
+    )
 
 
 def test_greeting_gives_disclaimer_and_crisis_pointer(servers):
@@ -129,15 +145,77 @@ def test_saying_it_was_a_joke_keeps_resources_in_view(servers):
     assert "988" in joined(say(servers, sender, "what is TMS?"))
 
 
-def test_talk_to_a_person_and_topic_menu(servers):
+def test_talk_to_a_person_and_topic_menu(servers, domain):
     sender = new_sender()
-    assert "contact" in joined(say(servers, sender, "can I talk to a real person"))
+    assert texts(say(servers, sender, "can I talk to a real person")) == [response_text(domain, "utter_handoff")]
+    # The handoff was the full referral: the menu ends with the first short one.
     menu = say(servers, sender, "what can I ask you?")
     buttons = [b for m in menu for b in m.get("buttons", [])]
     assert len(buttons) >= 5
+    assert texts(menu) == [response_text(domain, "utter_topics_intro"), response_text(domain, "utter_referral_reminder_1")]
     # Pressing a button sends its payload: it must answer that topic.
-    reply = joined(say(servers, sender, buttons[0]["payload"]))
-    assert refers_to_professional(reply)
+    reply = say(servers, sender, buttons[0]["payload"])
+    assert texts(reply)[-1] == response_text(domain, "utter_referral_reminder_2")
+
+
+def test_thanks_and_goodbye_end_with_one_short_referral_line(servers, domain):
+    sender = new_sender()
+    short = response_text(domain, "utter_referral_short")
+    assert texts(say(servers, sender, "thank you")) == [response_text(domain, "utter_thank"), short]
+    assert texts(say(servers, sender, "bye")) == [response_text(domain, "utter_goodbye"), short]
+
+
+def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers, domain):
+    sender = new_sender()
+    assert CRISIS_LINE in joined(say(servers, sender, "i want to die"))
+    short, reminder = response_text(domain, "utter_referral_short"), response_text(domain, "utter_crisis_reminder")
+    assert texts(say(servers, sender, "thank you")) == [response_text(domain, "utter_thank"), short, reminder]
+    assert texts(say(servers, sender, "bye")) == [response_text(domain, "utter_goodbye"), short, reminder]
+
+
+def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers, domain):
+    reply = say(servers, new_sender(), "blorp fizzle wug")
+    # Whichever way it is read (topics offered, "no information", out of scope), the turn
+    # ends with the first, full referral; offered topics come with "did you mean".
+    assert texts(reply)[-1] == response_text(domain, "utter_referral_first")
+    for message in reply:
+        if message.get("buttons"):
+            assert message["text"] == response_text(domain, "utter_clarify")
+
+
+def copy_back_in_time(db_path, source: str, target: str, seconds: float) -> None:
+    """Stores `source`'s conversation as `target`'s, `seconds` earlier (a sender Rasa has not cached)."""
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT type_name, intent_name, action_name, data FROM events WHERE sender_id = ? ORDER BY id", (source,)
+        ).fetchall()
+        for type_name, intent_name, action_name, data in rows:
+            event = json.loads(data)
+            event["timestamp"] -= seconds
+            db.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (target, type_name, event["timestamp"], intent_name, action_name, json.dumps(event)),
+            )
+
+
+def test_a_returning_person_starts_a_new_session_clean(servers, domain):
+    earlier = new_sender()
+    full, reminder = response_text(domain, "utter_referral_first"), response_text(domain, "utter_crisis_reminder")
+    assert CRISIS_LINE in joined(say(servers, earlier, "i want to die"))
+    assert texts(say(servers, earlier, "what is TMS"))[-2:] == [full, reminder]
+    # The same conversation, last active two hours ago (session_expiration_time: 60 minutes).
+    returning = new_sender()
+    copy_back_in_time(servers.db, earlier, returning, seconds=2 * 60 * 60)
+    reply = texts(say(servers, returning, "what is TMS"))
+    assert reply[-1] == full
+    assert not any("988" in text for text in reply)
+    short = response_text(domain, "utter_referral_short")
+    assert texts(say(servers, returning, "thank you")) == [response_text(domain, "utter_thank"), short]
+    with sqlite3.connect(servers.db) as db:
+        starts = db.execute(
+            "SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'session_started'", (returning,)
+        ).fetchone()[0]
+    assert starts == 2
 
 
 def test_conversation_survives_a_rasa_restart(servers):
@@ -154,12 +232,20 @@ def test_conversation_survives_a_rasa_restart(servers):
     assert stored == 2
 
 
-def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
+def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers, domain):
     action_process = servers.processes.pop(0)
     servers.stop_process(action_process)
     try:
         reply = joined(say(servers, new_sender(), "I want to kill myself"))
         assert CRISIS_LINE in reply and CRISIS_TEXT_LINE in reply
+        # Every other path still ends with a referral, from the domain (bot/resilience.py).
+        sender = new_sender()
+        offline = response_text(domain, "utter_referral_offline")
+        assert texts(say(servers, sender, "what can I ask you?")) == [response_text(domain, "utter_topics_offline"), offline]
+        assert texts(say(servers, sender, "what is TMS"))[-1] == offline
+        assert texts(say(servers, sender, "thank you")) == [
+            response_text(domain, "utter_thank"), response_text(domain, "utter_referral_short")
+        ]
     finally:
         servers.processes.insert(0, servers.start_action_server())
 

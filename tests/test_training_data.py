@@ -12,10 +12,12 @@ from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
-# Code that sends domain responses by name: the custom actions, and Rasa-side fallbacks.
+# Code that sends domain responses by name: the custom actions, Rasa-side fallbacks, and the
+# safety texts the channels send themselves (bot/safety_text.py).
 ACTIONS_SOURCE = "\n".join(
     p.read_text()
-    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "resilience.py", PROJECT_ROOT / "bot" / "channels" / "rest.py"]
+    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "resilience.py",
+              PROJECT_ROOT / "bot" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py"]
 )
 UNUSED_UTTERANCE = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
 # Rasa merges the retrieval intent found in data/nlu with the one the domain must list,

@@ -9,12 +9,23 @@ async def test_handoff_explains_how_to_reach_a_person_and_flags_the_conversation
     monkeypatch.setenv("CLINIC_BOOKING_URL", "https://example.org/book")
     events = await ActionHandoffToHuman().run(dispatcher, tracker_builder(), domain)
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff", "utter_clinic_contact_phone_and_booking"]
-    assert SlotSet("handoff_requested", True) in events
+    assert dispatcher.messages[0]["professional"] == (
+        "your doctor or a licensed mental health professional, or the team at Calm Clinic"
+    )
+    # It is the full referral (professional + contacts): the next one is a short reminder.
+    assert events == [SlotSet("handoff_requested", True), SlotSet("referral_count", 1.0)]
 
 
 async def test_handoff_without_clinic_details_still_names_a_professional(dispatcher, tracker_builder, domain, monkeypatch):
     for name in ("CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL"):
         monkeypatch.delenv(name, raising=False)
-    await ActionHandoffToHuman().run(dispatcher, tracker_builder(slots={"crisis_flagged": True}), domain)
+    events = await ActionHandoffToHuman().run(
+        dispatcher, tracker_builder(slots={"crisis_flagged": True, "referral_count": 2.0}), domain
+    )
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff", "utter_crisis_reminder"]
-    assert "mental health professional" in dispatcher.messages[0]["professional"]
+    assert dispatcher.messages[0]["professional"] == "your doctor or a licensed mental health professional"
+    assert events == [SlotSet("handoff_requested", True), SlotSet("referral_count", 3.0)]
+
+
+def test_the_handoff_text_itself_refers_to_a_professional(domain):
+    assert "please contact {professional}" in domain["responses"]["utter_handoff"][0]["text"]

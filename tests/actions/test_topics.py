@@ -1,4 +1,5 @@
 import pytest
+from rasa_sdk.events import SlotSet
 
 from actions.topics import (
     MAX_SUGGESTIONS,
@@ -37,10 +38,42 @@ def test_menu_lists_the_marked_topics_in_order(domain):
     assert len(set(titles)) == len(titles)
 
 
-async def test_list_topics_sends_quick_replies(dispatcher, tracker_builder, domain):
-    await ActionListTopics().run(dispatcher, tracker_builder(), domain)
-    assert dispatcher.messages[0]["response"] == "utter_topics_intro"
+def responses(dispatcher):
+    return [message["response"] for message in dispatcher.messages]
+
+
+@pytest.fixture
+def no_clinic(monkeypatch):
+    for name in ("CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_list_topics_sends_quick_replies_then_the_first_referral(dispatcher, tracker_builder, domain, no_clinic):
+    events = await ActionListTopics().run(dispatcher, tracker_builder(), domain)
+    assert responses(dispatcher) == ["utter_topics_intro", "utter_referral_first"]
     assert dispatcher.messages[0]["buttons"] == menu_buttons(domain)
+    assert dispatcher.messages[1]["professional"] == "your doctor or a licensed mental health professional"
+    assert events == [SlotSet("referral_count", 1.0)]
+
+
+async def test_list_topics_later_in_the_conversation_ends_with_a_short_referral(dispatcher, tracker_builder, domain, no_clinic):
+    events = await ActionListTopics().run(dispatcher, tracker_builder(slots={"referral_count": 2.0}), domain)
+    assert responses(dispatcher) == ["utter_topics_intro", "utter_referral_reminder_2"]
+    assert events == [SlotSet("referral_count", 3.0)]
+
+
+async def test_list_topics_after_a_crisis_keeps_a_crisis_line_in_view(dispatcher, tracker_builder, domain, no_clinic):
+    tracker = tracker_builder(slots={"crisis_flagged": True, "referral_count": 1.0})
+    await ActionListTopics().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_topics_intro", "utter_referral_reminder_1", "utter_crisis_reminder"]
+
+
+async def test_list_topics_gives_the_clinic_contacts_with_the_first_referral(dispatcher, tracker_builder, domain, monkeypatch):
+    monkeypatch.setenv("CLINIC_NAME", "Calm Clinic")
+    monkeypatch.setenv("CLINIC_PHONE", "555-0100")
+    monkeypatch.delenv("CLINIC_BOOKING_URL", raising=False)
+    await ActionListTopics().run(dispatcher, tracker_builder(), domain)
+    assert responses(dispatcher) == ["utter_topics_intro", "utter_referral_first", "utter_clinic_contact_phone"]
 
 
 def test_likeliest_topics_follow_the_response_selector_ranking(tracker_builder, domain):
@@ -51,32 +84,57 @@ def test_likeliest_topics_follow_the_response_selector_ranking(tracker_builder, 
     assert [b["title"] for b in buttons] == expected
 
 
-async def test_first_unclear_question_offers_the_likeliest_topics(dispatcher, tracker_builder, domain):
+FIRST_MISS_EVENTS = [{"event": "action", "name": "utter_greet"}, {"event": "user", "text": "hmm"}]
+SECOND_MISS_EVENTS = [
+    {"event": "user", "text": "blah"},
+    {"event": "action", "name": "action_offer_topics"},
+    {"event": "action", "name": "action_listen"},
+    {"event": "user", "text": "blah blah"},
+]
+
+
+async def test_first_unclear_question_offers_the_likeliest_topics_and_refers(dispatcher, tracker_builder, domain, no_clinic):
     topics = faq_topics(domain)[:4]
+    tracker = tracker_builder(latest_message=fallback_message(topics), events=FIRST_MISS_EVENTS)
+    events = await ActionOfferTopics().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_clarify", "utter_referral_first"]
+    assert len(dispatcher.messages[0]["buttons"]) == MAX_SUGGESTIONS
+    assert "buttons" not in dispatcher.messages[1] or not dispatcher.messages[1]["buttons"]
+    assert events == [SlotSet("referral_count", 1.0)]
+
+
+async def test_first_unclear_question_later_on_gets_a_short_referral_and_crisis_line(dispatcher, tracker_builder, domain, no_clinic):
     tracker = tracker_builder(
-        latest_message=fallback_message(topics),
-        events=[{"event": "action", "name": "utter_greet"}, {"event": "user", "text": "hmm"}],
+        slots={"crisis_flagged": True, "referral_count": 3.0},
+        latest_message=fallback_message(faq_topics(domain)[:4]),
+        events=FIRST_MISS_EVENTS,
     )
     events = await ActionOfferTopics().run(dispatcher, tracker, domain)
-    assert dispatcher.messages[0]["response"] == "utter_clarify"
-    assert len(dispatcher.messages[0]["buttons"]) == MAX_SUGGESTIONS
-    assert events == []
+    assert responses(dispatcher) == ["utter_clarify", "utter_referral_reminder_3", "utter_crisis_reminder"]
+    assert events == [SlotSet("referral_count", 4.0)]
 
 
-async def test_second_unclear_question_in_a_row_admits_it_and_refers(dispatcher, tracker_builder, domain):
+async def test_second_unclear_question_in_a_row_admits_it_and_refers(dispatcher, tracker_builder, domain, no_clinic):
+    tracker = tracker_builder(latest_message=fallback_message(faq_topics(domain)[:3]), events=SECOND_MISS_EVENTS)
+    events = await ActionOfferTopics().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_no_information", "utter_referral_first"]
+    assert events == [SlotSet("referral_count", 1.0)]
+
+
+async def test_second_unclear_question_after_a_crisis_keeps_a_crisis_line_in_view(dispatcher, tracker_builder, domain, no_clinic):
     tracker = tracker_builder(
+        slots={"crisis_flagged": True, "referral_count": 1.0},
         latest_message=fallback_message(faq_topics(domain)[:3]),
-        events=[
-            {"event": "user", "text": "blah"},
-            {"event": "action", "name": "action_offer_topics"},
-            {"event": "action", "name": "action_listen"},
-            {"event": "user", "text": "blah blah"},
-        ],
+        events=SECOND_MISS_EVENTS,
     )
     await ActionOfferTopics().run(dispatcher, tracker, domain)
-    sent = [m["response"] for m in dispatcher.messages]
-    assert sent[0] == "utter_no_information"
-    assert sent[1] == "utter_referral_first"
+    assert responses(dispatcher) == ["utter_no_information", "utter_referral_reminder_1", "utter_crisis_reminder"]
+
+
+async def test_unclear_question_with_no_likely_topic_admits_it_at_once(dispatcher, tracker_builder, domain, no_clinic):
+    tracker = tracker_builder(latest_message=fallback_message([]), events=FIRST_MISS_EVENTS)
+    await ActionOfferTopics().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_no_information", "utter_referral_first"]
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,41 @@ async def test_each_custom_action_has_a_domain_fallback(action, down_action_serv
     assert texts == expected
 
 
+def texts_of(domain, names):
+    return [domain.responses[name][0]["text"] for name in names]
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("action_refer_to_professional", ["utter_referral_offline"]),
+        ("action_offer_topics", ["utter_no_information", "utter_referral_offline"]),
+        ("action_list_topics", ["utter_topics_offline", "utter_referral_offline"]),
+        ("action_handoff_to_human", ["utter_handoff_offline"]),
+        ("action_not_known_here", ["utter_referral_offline"]),
+    ],
+)
+async def test_every_offline_path_ends_with_a_referral(action, expected, down_action_server, rasa_domain):
+    events = await run_action(action, down_action_server, rasa_domain)
+    texts = [e.text for e in events if isinstance(e, BotUttered)]
+    assert texts == texts_of(rasa_domain, expected)
+    assert "licensed mental health professional" in texts[-1]
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("action_refer_to_professional", ["utter_referral_offline", "utter_crisis_reminder"]),
+        ("action_offer_topics", ["utter_no_information", "utter_referral_offline", "utter_crisis_reminder"]),
+        ("action_list_topics", ["utter_topics_offline", "utter_referral_offline", "utter_crisis_reminder"]),
+        ("action_handoff_to_human", ["utter_handoff_offline", "utter_crisis_reminder"]),
+    ],
+)
+async def test_every_offline_path_after_a_crisis_ends_with_a_crisis_line(action, expected, down_action_server, rasa_domain):
+    events = await run_action(action, down_action_server, rasa_domain, {"crisis_flagged": True})
+    assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(rasa_domain, expected)
+
+
 async def test_referral_fallback_keeps_crisis_help_in_view(down_action_server, rasa_domain):
     events = await run_action("action_refer_to_professional", down_action_server, rasa_domain, {"crisis_flagged": True})
     assert "988" in [e.text for e in events if isinstance(e, BotUttered)][-1]
