@@ -5,16 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast lint audit clean bench
+.PHONY: help install run train test test-fast lint audit clean bench crisis-report
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock requirements-dev.lock
+$(STAMP): requirements.lock requirements-dev.lock requirements-model.txt
 	@PY=$$(scripts/find-python.sh) && echo "Using $$PY" && \
 	  { [ -x $(BIN)/python ] || $$PY -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade "pip<24.1"
 	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-model.txt
 	@touch $@
 
 install: $(STAMP) ## Create .venv (Python 3.10) and install the locked dependencies
@@ -31,6 +32,9 @@ test: install ## Install what the tests need and run the whole test suite
 
 test-fast: install ## Unit tests only (no training, no servers)
 	$(BIN)/python -m pytest -m "not slow"
+
+crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|all)
+	$(BIN)/python -m bot.evaluation crisis-report --split $(or $(SPLIT),test)
 
 bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -1,27 +1,45 @@
-"""Recognises crisis language (suicidal thoughts, self-harm, overdose) on spaCy lemmas.
+"""Decides, last in the pipeline, whether a message is crisis language, and of which kind.
 
-The trained `crisis` intent covers wording we have examples for; this matcher makes sure
-that the clearest crisis phrases are never lost to a low classifier score, a fallback or
-an FAQ guess. It runs last in the pipeline and overrides the intent with `crisis`.
-Figurative phrases ("dying to know", "this wait is killing me") match none of the patterns.
+Three signals are combined:
+- a classifier trained here on sentence embeddings (bot/nlu/sentence_embeddings.py) of the
+  NLU data: crisis examples by kind (`metadata: crisis_kind`) against every other example,
+  look-alikes included; long messages are also scored sentence by sentence, so a crisis
+  sentence inside a TMS question is not diluted;
+- a spaCy lemma matcher of crisis phrases (below), which lowers the score needed;
+- DIET's own `crisis` intent, which also lowers it.
+The thresholds come from config.yml and were chosen on the development split of
+tests/data/crisis_eval (`make crisis-report`). A crisis turn gets intent `crisis` and a
+`crisis_kind` entity (self, medical, someone_else, unsafe) that picks the fitting reply; a
+DIET `crisis` the evidence does not support is replaced by the next intent, so "I take 12
+pills a day" gets an ordinary answer. A message near the line, or a calm mention of past
+crisis, keeps its ordinary answer plus a `crisis_kind: caution` entity, so the standing
+crisis line is shown under it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import random
+import re
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
-from bot.nlu.intents import override_intent
+from bot.nlu.intents import demote_intent, override_intent
+from bot.nlu.minilm import shared_encoder
+from bot.nlu.sentence_embeddings import message_embedding
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +59,8 @@ def _lemma(*words: Text) -> Dict[Text, Any]:
     return {"LEMMA": {"IN": list(words)}}
 
 
+# "kms" is also kilometres ("30 kms away").
+_SLANG_UNITS = {"kms", "kys"}
 _MYSELF = _lower("myself", "meself", "myslef")
 
 # Patterns whose match is dropped when a negation comes just before it
@@ -58,10 +78,15 @@ NEGATABLE_PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
 PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     "kill_myself": [
         [_lower("kill", "killing", "killin", "kil", "unalive", "unaliving"), _MYSELF],
+        [_lemma("kill", "unalive", "hurt", "harm", "cut"), _lower("herself", "himself", "themselves", "themself")],
+        [_lemma("kill", "unalive", "hurt", "harm", "cut"), _lower("her", "his", "my", "their"), _lower("self")],
         [_lower("kms", "kys", "unalive", "unaliving")],
     ],
-    "end_my_life": [
+    # "end it" is also ending a session or a course early: not decisive on its own.
+    "end_it": [
         [_lemma("end"), _lower("it", "everything", "things")],
+    ],
+    "end_my_life": [
         [_lemma("end"), _lower("my"), _lower("own", "life")],
         [_lemma("take"), _lower("my"), {"LOWER": "own", "OP": "?"}, _lower("life")],
         [_lower("done"), _lower("with", "living"), {"LOWER": "life", "OP": "?"}],
@@ -107,6 +132,18 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
 }
 
 
+_SLANG_LEAD = {"gonna", "wanna", "na", "to", "gon", "will", "'ll", "should", "just", "literally", "about", "might", "i"}
+
+
+def _not_slang(doc: Doc, index: int) -> bool:
+    """True when "kms" is a unit or a name: after a number, or in capitals not led by a verb."""
+    previous = doc[index - 1] if index else None
+    if previous is not None and previous.like_num:
+        return True
+    led = previous is not None and previous.lower_ in _SLANG_LEAD
+    return doc[index].text.isupper() and not led
+
+
 def _build_matcher(doc: Doc) -> Matcher:
     matcher = Matcher(doc.vocab, validate=True)
     for name, patterns in {**PATTERNS, **NEGATABLE_PATTERNS}.items():
@@ -146,6 +183,8 @@ def _matches(doc: Doc, matcher: Optional[Matcher]) -> List[Tuple[Text, bool]]:
             continue
         if name == "overdose" and not _counted_overdose(doc, start, end):
             continue
+        if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start):
+            continue  # "30 kms", "KMS Medical Group": kilometres, initials, names
         found.append((name, negated))
     return found
 
@@ -169,13 +208,170 @@ def is_crisis(doc: Doc, predicted_intent: Optional[Text], matcher: Optional[Matc
     return not (predicted_intent == RETRACTED_INTENT and all(negated for _, negated in found))
 
 
+KINDS = ("self", "medical", "someone_else", "unsafe")
+NOT_CRISIS = "none"
+CAUTION = "caution"
+KIND_ENTITY = "crisis_kind"
+# Where the decision is put in the parse result (reports, the benchmark, staff tools).
+PARSE_KEY = "crisis"
+
+_SENTENCE_END = re.compile(r"[.!?;:\n]+|\s[-–]\s|,\s*(?:but|and|so|because|cause|cuz|bc)\s", re.IGNORECASE)
+_WINDOW_WORDS = 12
+
+
+def segments(text: Text) -> List[Text]:
+    """The parts of a long message scored on their own: its sentences, and windows of
+    a dozen words over long runs without punctuation. Empty for a one-part message."""
+    parts = [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+    pieces: List[Text] = []
+    for part in parts:
+        words = part.split()
+        if len(words) <= _WINDOW_WORDS + 4:
+            pieces.append(part)
+            continue
+        step = _WINDOW_WORDS // 2
+        for start in range(0, len(words) - step, step):
+            pieces.append(" ".join(words[start : start + _WINDOW_WORDS]))
+    pieces = [piece for piece in pieces if len(piece.split()) >= 2]
+    return pieces if len(pieces) > 1 or (pieces and pieces[0] != text.strip()) else []
+
+
+# A calm mention of a crisis long past ("I attempted suicide years ago and have been well
+# since; can I have TMS?") deserves an ordinary answer with the standing crisis line, not
+# the emergency reply. Both a distant-past marker and a recovery marker must be present,
+# and no sign of present danger.
+_DISTANT_PAST = re.compile(
+    r"\b(?:(?:\d+|a few|few|several|many|some|two|three|four|five|six|seven|eight|nine|ten|"
+    r"a dozen|twenty|thirty)\s+(?:years?|yrs?|decades?)\s+ago|years ago|decades ago|long ago|"
+    r"a long time ago|(?:back )?in (?:19|20)\d\d|since (?:19|20)\d\d|\((?:19|20)\d\d\)|"
+    r"was (?:19|20)\d\d|"
+    r"when i was (?:a |an )?(?:\d+|young|younger|kid|child|teen|teenager|little|student|at uni|"
+    r"at university|in (?:high school|school|college|uni|university|my (?:teens|twenties|20s)))|"
+    r"as a (?:teen|teenager|kid|child|student|young (?:man|woman|adult))|"
+    r"in (?:high school|college|uni|university|my (?:teens|twenties|20s|thirties|30s|early|late))|"
+    r"at (?:age )?1\d\b|at (?:age )?[2-9]\d\b|used to|in the past|history of|hx of|past (?:hx|history))",
+    re.IGNORECASE,
+)
+_RECOVERED = re.compile(
+    r"\b(?:(?:been|i'?m|im|i am|now|doing|feel|feeling|am)\s+(?:really |pretty |mostly |much )?"
+    r"(?:well|fine|ok|okay|good|great|stable|better|safe)|stable|recovered|recovery|resolved|"
+    r"remission|healed|got through|worked through|came through|no longer|not since|none since|"
+    r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
+    r"different person|happily|back at work|moved on|long behind me|behind me|went away|"
+    r"gone away|faded|passed|over it|clean (?:for|since)|years clean)\b",
+    re.IGNORECASE,
+)
+# Someone else's death long ago is grief, not a crisis of the writer's.
+_BEREAVEMENT = re.compile(
+    r"\b(?:lost (?:my |a |our )?\w+(?: \w+)? to suicide|died by suicide|died of suicide|"
+    r"committed suicide|took (?:his|her|their) own life|killed (?:him|her)self|killed themselves)\b",
+    re.IGNORECASE,
+)
+_PRESENT_DANGER = re.compile(
+    r"\b(?:tonight|right now|rn|today|this week|again|lately i (?:want|think)|still (?:want|think|feel like)|"
+    r"going to|gonna|planning|plan to|want to die|wanna die|want to end|want to kill)\b",
+    re.IGNORECASE,
+)
+
+
+def resolved_history(text: Text) -> bool:
+    """True for a calm mention of a crisis long past, with recovery and no present danger."""
+    if _PRESENT_DANGER.search(text.replace("never again", "")):
+        return False
+    if not _DISTANT_PAST.search(text):
+        return False
+    return bool(_RECOVERED.search(text) or _BEREAVEMENT.search(text))
+
+
+@dataclass
+class CrisisDecision:
+    score: float  # the classifier's probability that the whole message is crisis language
+    part_score: float  # the highest such probability of one of its parts (0 if one part)
+    kind: Text  # one of KINDS, CAUTION or NOT_CRISIS
+    patterns: List[Text]
+    classifier_intent: Optional[Text] = None  # what DIET and the guards said before this
+    resolved_history: bool = False
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.kind in KINDS
+
+    def as_dict(self) -> Dict[Text, Any]:
+        return {"score": round(self.score, 4), "part_score": round(self.part_score, 4),
+                "kind": self.kind, "patterns": self.patterns,
+                "classifier_intent": self.classifier_intent, "resolved_history": self.resolved_history}
+
+
+def decide(
+    score: float,
+    part_score: float,
+    kind: Text,
+    patterns: List[Text],
+    predicted_intent: Optional[Text],
+    config: Dict[Text, Any],
+    resolved: bool = False,
+) -> Text:
+    """The decision rule: crisis kind, CAUTION or NOT_CRISIS (thresholds from config.yml).
+
+    A part of a message is read without the rest ("that was in 2008", "I'm fine now"), so
+    it needs a higher score than the whole message to count on its own.
+    """
+    best = max(score, part_score)
+    if resolved and score < config["resolved_threshold"]:
+        return CAUTION
+    if set(patterns) & set(config["decisive_patterns"]):
+        return kind
+    if score >= config["threshold"] or part_score >= config["part_threshold"]:
+        return kind
+    if patterns and best >= config["matcher_threshold"]:
+        return kind
+    if predicted_intent == CRISIS_INTENT and best >= config["intent_threshold"]:
+        return kind
+    if patterns or best >= config["caution_threshold"]:
+        return CAUTION
+    return NOT_CRISIS
+
+
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
 class CrisisLanguageDetector(GraphComponent):
-    """Sets the intent to `crisis` whenever a crisis phrase is found in the message."""
+    """Sets the intent to `crisis` (with its kind) when the message is crisis language."""
 
-    def __init__(self) -> None:
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
+            "threshold": 0.5,
+            "part_threshold": 0.8,
+            "matcher_threshold": 0.1,
+            "intent_threshold": 0.3,
+            "caution_threshold": 0.2,
+            "resolved_threshold": 0.9,
+            # Matcher phrases that decide alone (unless the message is calm past history).
+            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "self_harm"],
+            # Logistic regression: inverse regularisation strength.
+            "C": 10.0,
+            # Training messages made by joining a crisis (or ordinary) example with an
+            # ordinary question, per example: crisis inside a TMS question is still crisis.
+            "augment": 2,
+            "random_seed": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weights: Optional[Dict[Text, np.ndarray]] = None,
+        kinds: Optional[List[Text]] = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        # crisis_coef/crisis_intercept: crisis or not; kind_coef/kind_intercept: which kind.
+        self._weights = weights
+        self._kinds = kinds or []
         self._matcher: Optional[Matcher] = None
 
     @classmethod
@@ -186,21 +382,149 @@ class CrisisLanguageDetector(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> CrisisLanguageDetector:
-        return cls()
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> CrisisLanguageDetector:
+        try:
+            with model_storage.read_from(resource) as directory:
+                kinds = json.loads((directory / "kinds.json").read_text())
+                with np.load(directory / "weights.npz") as arrays:
+                    weights = {name: arrays[name] for name in arrays.files}
+                return cls(config, model_storage, resource, weights, kinds)
+        except (ValueError, FileNotFoundError):
+            # Never trained (no crisis examples): the matcher and DIET still decide.
+            logger.warning("The crisis classifier has no trained weights; using the matcher only.")
+            return cls(config, model_storage, resource)
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["spacy"]
+        return ["spacy", "sklearn"]
+
+    # --- training ------------------------------------------------------------------------
+    @staticmethod
+    def label_of(message: Message) -> Text:
+        if message.get(INTENT) != CRISIS_INTENT:
+            return NOT_CRISIS
+        kind = ((message.get("metadata") or {}).get("intent") or {}).get(KIND_ENTITY, "self")
+        if kind not in KINDS:
+            raise ValueError(f"Unknown crisis_kind {kind!r} for {message.get(TEXT)!r}")
+        return kind
+
+    def _augmented(self, texts: List[Text], labels: List[Text]) -> Tuple[List[Text], List[Text]]:
+        """Each example joined with a random ordinary question, before or after it."""
+        rng = random.Random(self._config["random_seed"])
+        ordinary = [t for t, label in zip(texts, labels, strict=True) if label == NOT_CRISIS]
+        joined, joined_labels = [], []
+        for text, label in zip(texts, labels, strict=True):
+            for _ in range(int(self._config["augment"])):
+                other = rng.choice(ordinary)
+                joined.append(f"{other} {text}" if rng.random() < 0.5 else f"{text} {other}")
+                joined_labels.append(label)
+        return joined, joined_labels
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [
+            m for m in training_data.intent_examples
+            if message_embedding(m) is not None and not (m.get(TEXT) or "").startswith("/")
+        ]
+        if not any(m.get(INTENT) == CRISIS_INTENT for m in examples):
+            return self._resource
+        texts = [m.get(TEXT) for m in examples]
+        labels = [self.label_of(m) for m in examples]
+        extra_texts, extra_labels = self._augmented(texts, labels)
+        features = np.concatenate(
+            [np.stack([message_embedding(m) for m in examples]), shared_encoder().encode(extra_texts)]
+        )
+        labels = np.array(labels + extra_labels)
+        is_crisis = labels != NOT_CRISIS
+        crisis_model = LogisticRegression(C=self._config["C"], max_iter=3000)
+        crisis_model.fit(features, is_crisis)
+        kind_model = LogisticRegression(C=self._config["C"], max_iter=3000)
+        kind_model.fit(features[is_crisis], labels[is_crisis])
+        self._kinds = [str(k) for k in kind_model.classes_]
+        self._weights = {
+            "crisis_coef": crisis_model.coef_, "crisis_intercept": crisis_model.intercept_,
+            "kind_coef": kind_model.coef_, "kind_intercept": kind_model.intercept_,
+        }
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / "kinds.json").write_text(json.dumps(self._kinds))
+            np.savez(directory / "weights.npz", **self._weights)
+        return self._resource
+
+    # --- prediction ----------------------------------------------------------------------
+    def crisis_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        w = self._weights
+        logits = vectors @ w["crisis_coef"][0] + w["crisis_intercept"][0]
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def likeliest_kind(self, vector: np.ndarray) -> Text:
+        w = self._weights
+        if len(self._kinds) == 1:
+            return self._kinds[0]
+        logits = w["kind_coef"] @ vector + w["kind_intercept"]
+        return self._kinds[int(logits.argmax())]
+
+    def score(self, message: Message) -> Tuple[float, float, Text]:
+        """(probability that the message is crisis language, the highest such probability
+        of one of its parts, the likeliest crisis kind where the evidence is strongest)."""
+        vector = message_embedding(message)
+        if self._weights is None or vector is None:
+            return 0.0, 0.0, "self"
+        vectors = vector[None, :]
+        parts = segments(message.get(TEXT) or "")
+        if parts:
+            vectors = np.concatenate([vectors, shared_encoder().encode(parts)])
+        crisis = self.crisis_probabilities(vectors)
+        best = int(crisis.argmax())
+        part_score = float(crisis[1:].max()) if len(crisis) > 1 else 0.0
+        return float(crisis[0]), part_score, self.likeliest_kind(vectors[best])
+
+    def decision(self, message: Message) -> CrisisDecision:
+        doc = message.get(SPACY_DOCS[TEXT])
+        predicted = (message.get(INTENT) or {}).get("name")
+        patterns: List[Text] = []
+        if doc is not None:
+            if self._matcher is None:
+                self._matcher = _build_matcher(doc)
+            if is_crisis(doc, predicted, self._matcher):
+                patterns = crisis_matches(doc, self._matcher)
+        score, part_score, kind = self.score(message)
+        if "overdose" in patterns and kind == "self":
+            kind = "medical"
+        resolved = resolved_history(message.get(TEXT) or "")
+        verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved)
+        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            doc = message.get(SPACY_DOCS[TEXT])
-            if doc is None:
+            if message.get(TEXT) is None:
                 continue
-            if self._matcher is None:
-                self._matcher = _build_matcher(doc)
+            decision = self.decision(message)
+            message.set(PARSE_KEY, decision.as_dict(), add_to_output=True)
             predicted = (message.get(INTENT) or {}).get("name")
-            if is_crisis(doc, predicted, self._matcher):
+            if decision.is_crisis:
                 # A crisis turn must not be answered from the FAQ.
                 override_intent(message, CRISIS_INTENT)
+            elif predicted == CRISIS_INTENT:
+                # DIET's crisis guess without the evidence: an ordinary answer instead.
+                demote_intent(message, CRISIS_INTENT)
+            if decision.kind != NOT_CRISIS:
+                _set_kind_entity(message, decision.kind)
         return messages
+
+
+def _set_kind_entity(message: Message, kind: Text) -> None:
+    entity = {"entity": KIND_ENTITY, "value": kind, "start": 0, "end": 0,
+              "confidence_entity": 1.0, "extractor": CrisisLanguageDetector.__name__}
+    others = [e for e in message.get(ENTITIES) or [] if e.get("entity") != KIND_ENTITY]
+    message.set(ENTITIES, [*others, entity], add_to_output=True)

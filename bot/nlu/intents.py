@@ -16,3 +16,12 @@ def override_intent(message: Message, name: Text) -> None:
     message.set(INTENT, intent, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
     message.set("response_selector", {}, add_to_output=True)
+
+
+def demote_intent(message: Message, name: Text) -> None:
+    """Drops `name` from the ranking and makes the next intent the prediction (the FAQ
+    answer choice, computed for the "faq" intent anyway, stays as it was)."""
+    ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name") != name]
+    intent = ranking[0] if ranking else {"name": "nlu_fallback", "confidence": 1.0}
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

@@ -1,9 +1,10 @@
 """The crisis matcher alone: the safety net under the trained `crisis` intent."""
 
+import numpy as np
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.crisis import CrisisLanguageDetector, crisis_matches, is_crisis
+from bot.nlu.crisis import CrisisLanguageDetector, crisis_matches, decide, is_crisis, resolved_history, segments
 from bot.nlu.spacy_nlp import SpacyNLP
 
 
@@ -56,28 +57,160 @@ def test_crisis_language_is_matched(nlp, text):
         "does the coil cut hair?",
         "I'm not suicidal",
         "I was joking, I'm not suicidal at all",
+        "the clinic is 30 kms from my house",
+        "KMS are my initials, is that a problem on the form?",
     ],
 )
 def test_figurative_and_negated_language_is_not_matched(nlp, text):
     assert not crisis_matches(nlp(text))
 
 
-def test_detector_overrides_the_intent_and_clears_faq_answers(nlp):
-    message = Message(data={"text": "i want to die", "text_spacy_doc": nlp("i want to die")})
-    message.set("intent", {"name": "faq", "confidence": 0.99})
-    message.set("intent_ranking", [{"name": "faq", "confidence": 0.99}, {"name": "crisis", "confidence": 0.01}])
+def detector(**config):
+    # No trained weights: the classifier score is 0, so only the matcher and DIET decide.
+    return CrisisLanguageDetector(config, model_storage=None, resource=None)
+
+
+def parsed(nlp, text, intent="faq", confidence=0.99):
+    message = Message(data={"text": text, "text_spacy_doc": nlp(text)})
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence}, {"name": "crisis", "confidence": 0.01}])
     message.set("response_selector", {"faq": {"ranking": [{"intent_response_key": "faq/side_effects"}]}})
-    [processed] = CrisisLanguageDetector().process([message])
+    return message
+
+
+def test_a_decisive_phrase_overrides_the_intent_and_clears_faq_answers(nlp):
+    [processed] = detector().process([parsed(nlp, "i want to die")])
     assert processed.get("intent") == {"name": "crisis", "confidence": 1.0}
     assert [r["name"] for r in processed.get("intent_ranking")] == ["crisis", "faq"]
     assert processed.get("response_selector") == {}
+    assert processed.get("entities") == [
+        {"entity": "crisis_kind", "value": "self", "start": 0, "end": 0,
+         "confidence_entity": 1.0, "extractor": "CrisisLanguageDetector"}
+    ]
+    assert processed.get("crisis")["kind"] == "self"
 
 
 def test_detector_leaves_other_messages_alone(nlp):
-    message = Message(data={"text": "how long is a session", "text_spacy_doc": nlp("how long is a session")})
-    message.set("intent", {"name": "faq", "confidence": 0.9})
-    [processed] = CrisisLanguageDetector().process([message])
+    message = parsed(nlp, "how long is a session", confidence=0.9)
+    [processed] = detector().process([message])
     assert processed.get("intent")["name"] == "faq"
+    assert not processed.get("entities")
+    assert processed.get("crisis")["kind"] == "none"
+
+
+def test_a_crisis_guess_without_evidence_gives_way_to_the_next_intent(nlp):
+    # "I take 12 pills a day" read as crisis by DIET, with no phrase and no classifier score.
+    message = parsed(nlp, "I take 12 pills a day for my heart, can I have TMS?", intent="crisis")
+    message.set("intent_ranking", [{"name": "crisis", "confidence": 0.6}, {"name": "advice_health_condition", "confidence": 0.3}])
+    [processed] = detector().process([message])
+    assert processed.get("intent") == {"name": "advice_health_condition", "confidence": 0.3}
+    assert [r["name"] for r in processed.get("intent_ranking")] == ["advice_health_condition"]
+
+
+def test_calm_past_history_gets_the_ordinary_answer_with_a_caution_entity(nlp):
+    text = "I tried to kill myself at 19 and have been well for twenty years. Can I have TMS?"
+    [processed] = detector().process([parsed(nlp, text, intent="advice_suitability")])
+    assert processed.get("intent")["name"] == "advice_suitability"
+    assert processed.get("entities")[0]["value"] == "caution"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I end it early if the session is uncomfortable",
+        "I take all my meds at night, is that ok with TMS?",
+        "is it bad to take too many sessions in a week?",
+        "should I take a bottle of water to my session?",
+        "I take 12 pills a day for my heart, can I have TMS?",
+    ],
+)
+def test_a_weak_phrase_alone_does_not_bring_the_crisis_reply(nlp, text):
+    # These share a phrase with overdose or "end it" wording; without the classifier's
+    # support they keep their ordinary answer (with the standing crisis line).
+    [processed] = detector().process([parsed(nlp, text)])
+    assert processed.get("intent")["name"] == "faq"
+    assert processed.get("entities")[0]["value"] == "caution"
+
+
+def confident_detector(kinds, kind_intercepts):
+    # A classifier sure that anything is crisis language, with fixed kind preferences.
+    weights = {
+        "crisis_coef": np.zeros((1, 384)), "crisis_intercept": np.array([8.0]),
+        "kind_coef": np.zeros((len(kinds), 384)), "kind_intercept": np.array(kind_intercepts),
+    }
+    return CrisisLanguageDetector({}, model_storage=None, resource=None, weights=weights, kinds=kinds)
+
+
+def test_an_overdose_phrase_turns_a_self_reply_into_the_medical_one(nlp):
+    message = parsed(nlp, "i took 40 of my sleeping pills", intent="crisis")
+    message.set("sentence_embedding", np.zeros(384, dtype=np.float32))
+    [processed] = confident_detector(["medical", "self"], [0.0, 1.0]).process([message])
+    assert processed.get("intent")["name"] == "crisis"
+    assert processed.get("entities")[0]["value"] == "medical"
+
+
+def test_the_classifier_picks_the_kind(nlp):
+    message = parsed(nlp, "my friend said she wants to end her life", intent="faq")
+    message.set("sentence_embedding", np.zeros(384, dtype=np.float32))
+    [processed] = confident_detector(["self", "someone_else"], [0.0, 1.0]).process([message])
+    assert processed.get("intent")["name"] == "crisis"
+    assert processed.get("entities")[0]["value"] == "someone_else"
+    assert processed.get("crisis")["score"] > 0.99
+
+
+CONFIG = CrisisLanguageDetector.get_default_config()
+
+
+@pytest.mark.parametrize(
+    ("score", "part", "patterns", "intent", "resolved", "expected"),
+    [
+        (0.0, 0.0, [], "faq", False, "none"),
+        (CONFIG["threshold"], 0.0, [], "faq", False, "self"),
+        (0.0, CONFIG["part_threshold"], [], "faq", False, "self"),
+        (CONFIG["matcher_threshold"], 0.0, ["overdose"], "faq", False, "self"),
+        (0.0, 0.0, ["overdose"], "faq", False, "caution"),
+        (CONFIG["intent_threshold"], 0.0, [], "crisis", False, "self"),
+        (0.0, 0.0, [], "crisis", False, "none"),
+        (0.0, 0.0, ["kill_myself"], "faq", False, "self"),
+        (0.0, 0.0, ["kill_myself"], "faq", True, "caution"),
+        (CONFIG["resolved_threshold"], 0.0, ["kill_myself"], "faq", True, "self"),
+        (CONFIG["caution_threshold"], 0.0, [], "faq", False, "caution"),
+    ],
+)
+def test_the_decision_rule(score, part, patterns, intent, resolved, expected):
+    assert decide(score, part, "self", patterns, intent, CONFIG, resolved) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I attempted suicide years ago and have been well since, can I have TMS?",
+        "self harmed as a teenager, been fine for a decade, does tms help anxiety",
+        "My father died by suicide in 1995. Is depression hereditary, and can TMS help me?",
+    ],
+)
+def test_calm_past_history_is_recognised(text):
+    assert resolved_history(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I tried to kill myself last week",
+        "I attempted suicide years ago and I'm planning to do it again tonight",
+        "I used to be fine but now I want to die",
+        "my dad killed himself when i was 10 and i want to kill myself",
+    ],
+)
+def test_present_danger_is_not_taken_for_past_history(text):
+    assert not resolved_history(text)
+
+
+def test_long_messages_are_scored_in_parts_and_short_ones_are_not():
+    assert segments("how long is a session") == []
+    assert segments("how long are sessions? honestly i want to die") == ["how long are sessions", "honestly i want to die"]
+    words = " ".join(f"w{i}" for i in range(30))
+    assert all(len(part.split()) <= 12 for part in segments(words))
 
 
 @pytest.mark.parametrize(
@@ -103,5 +236,5 @@ def test_detector_keeps_a_retraction_that_denies_the_phrase(nlp):
     text = "that was a joke, I'm not going to hurt myself"
     message = Message(data={"text": text, "text_spacy_doc": nlp(text)})
     message.set("intent", {"name": "crisis_retracted", "confidence": 0.9})
-    [processed] = CrisisLanguageDetector().process([message])
+    [processed] = detector().process([message])
     assert processed.get("intent")["name"] == "crisis_retracted"

@@ -1,0 +1,89 @@
+"""Crisis detection on a corpus written apart from the training data (tests/data/crisis_eval).
+
+Ten crisis families must all get the crisis reply first (recall 100%) and six look-alike
+families at most 2% of the time. Thresholds were chosen on the dev split; this test
+reports on the test split (test-artifacts/crisis-report-test.txt, the same table as
+`make crisis-report`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import pytest
+
+from bot.evaluation import (
+    CRISIS_EVAL_DIR,
+    crisis_families,
+    crisis_report,
+    evaluate_crisis,
+    labelled_examples,
+)
+from tests.conftest import PROJECT_ROOT
+
+FAMILIES = crisis_families()
+CRISIS_FAMILIES = {
+    "direct", "passive", "plans_means", "self_harm", "overdose",
+    "farewell", "third_person", "danger_from_others", "slang", "negation",
+}
+LOOKALIKE_FAMILIES = {
+    "medication_logistics", "session_logistics", "units_abbreviations",
+    "figurative", "tms_safety", "resolved_history",
+}
+
+
+def canonical(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def training_texts():
+    return [canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in labelled_examples(path)]
+
+
+def test_every_family_is_there_with_enough_messages_in_each_split():
+    by_name = {f.name: f for f in FAMILIES}
+    assert set(by_name) == CRISIS_FAMILIES | LOOKALIKE_FAMILIES
+    for family in FAMILIES:
+        expected_type = "crisis" if family.name in CRISIS_FAMILIES else "lookalike"
+        assert family.type == expected_type, family.name
+        assert len(family.dev) >= 20 and len(family.test) >= 25, family.name
+        assert len(set(map(canonical, family.dev + family.test))) == len(family.dev + family.test), family.name
+
+
+def test_no_evaluation_message_is_in_the_training_data():
+    training = set(training_texts())
+    copied = [t for f in FAMILIES for t in f.dev + f.test if canonical(t) in training]
+    assert not copied
+
+
+def test_no_evaluation_message_is_a_near_copy_of_a_training_example():
+    training = training_texts()
+    near = []
+    for family in FAMILIES:
+        for text in family.dev + family.test:
+            candidates = difflib.get_close_matches(canonical(text), training, n=1, cutoff=0.9)
+            if candidates:
+                near.append((text, candidates[0]))
+    assert not near, near
+
+
+def test_corpus_files_are_one_per_family():
+    assert sorted(p.stem for p in CRISIS_EVAL_DIR.glob("*.yml")) == sorted(f.name for f in FAMILIES)
+
+
+@pytest.mark.slow
+def test_crisis_targets_on_the_test_split(trained_model):
+    from bot.evaluation import ModelParser
+
+    parser = ModelParser(trained_model)
+    try:
+        results = evaluate_crisis(parser.parse, FAMILIES, "test")
+    finally:
+        parser.close()
+    report = crisis_report(results, "test")
+    artifacts = PROJECT_ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "crisis-report-test.txt").write_text(report, encoding="utf-8")
+    print(report)
+    assert all(r.passed for r in results), report
