@@ -132,16 +132,22 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
 }
 
 
+_UNIT_LEAD = {"many", "few", "several", "couple", "of", "the", "in", "per"}
 _SLANG_LEAD = {"gonna", "wanna", "na", "to", "gon", "will", "'ll", "should", "just", "literally", "about", "might", "i"}
 
 
-def _not_slang(doc: Doc, index: int) -> bool:
-    """True when "kms" is a unit or a name: after a number, or in capitals not led by a verb."""
+def _not_slang(doc: Doc, index: int, text: Optional[Text]) -> bool:
+    """True when "kms" is a unit or a name: after a number, or in capitals not led by a verb.
+
+    `text` is the message as written: Rasa's spaCy step may have lower-cased the doc.
+    """
     previous = doc[index - 1] if index else None
-    if previous is not None and previous.like_num:
+    if previous is not None and (previous.like_num or previous.lower_ in _UNIT_LEAD):
         return True
+    token = doc[index]
+    written = text[token.idx : token.idx + len(token)] if text and len(text) == len(doc.text) else token.text
     led = previous is not None and previous.lower_ in _SLANG_LEAD
-    return doc[index].text.isupper() and not led
+    return written.isupper() and not led
 
 
 def _build_matcher(doc: Doc) -> Matcher:
@@ -172,7 +178,7 @@ def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     return True
 
 
-def _matches(doc: Doc, matcher: Optional[Matcher]) -> List[Tuple[Text, bool]]:
+def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) -> List[Tuple[Text, bool]]:
     """(pattern name, negated?) for each crisis phrase in `doc`, negatable ones dropped."""
     matcher = matcher or _build_matcher(doc)
     found = []
@@ -183,18 +189,20 @@ def _matches(doc: Doc, matcher: Optional[Matcher]) -> List[Tuple[Text, bool]]:
             continue
         if name == "overdose" and not _counted_overdose(doc, start, end):
             continue
-        if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start):
+        if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start, text):
             continue  # "30 kms", "KMS Medical Group": kilometres, initials, names
         found.append((name, negated))
     return found
 
 
-def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None) -> List[Text]:
+def crisis_matches(doc: Doc, matcher: Optional[Matcher] = None, text: Optional[Text] = None) -> List[Text]:
     """Names of the crisis patterns found in `doc` (empty if none)."""
-    return sorted({name for name, _ in _matches(doc, matcher)})
+    return sorted({name for name, _ in _matches(doc, matcher, text)})
 
 
-def is_crisis(doc: Doc, predicted_intent: Optional[Text], matcher: Optional[Matcher] = None) -> bool:
+def is_crisis(
+    doc: Doc, predicted_intent: Optional[Text], matcher: Optional[Matcher] = None, text: Optional[Text] = None
+) -> bool:
     """True when `doc` holds crisis language.
 
     A phrase such as "hurt myself" counts even after a negation ("I'm not going to hurt
@@ -202,7 +210,7 @@ def is_crisis(doc: Doc, predicted_intent: Optional[Text], matcher: Optional[Matc
     reads the message as taking a crisis back ("that was a joke, I'm not going to hurt
     myself"): that reply keeps the crisis resources in view too.
     """
-    found = _matches(doc, matcher)
+    found = _matches(doc, matcher, text)
     if not found:
         return False
     return not (predicted_intent == RETRACTED_INTENT and all(negated for _, negated in found))
@@ -314,7 +322,8 @@ def decide(
     """The decision rule: crisis kind, CAUTION or NOT_CRISIS (thresholds from config.yml).
 
     A part of a message is read without the rest ("that was in 2008", "I'm fine now"), so
-    it needs a higher score than the whole message to count on its own.
+    it needs a higher score than the whole message to count on its own, and the matcher
+    and DIET lower the bar for the whole message only.
     """
     best = max(score, part_score)
     if resolved and score < config["resolved_threshold"]:
@@ -323,9 +332,9 @@ def decide(
         return kind
     if score >= config["threshold"] or part_score >= config["part_threshold"]:
         return kind
-    if patterns and best >= config["matcher_threshold"]:
+    if patterns and score >= config["matcher_threshold"]:
         return kind
-    if predicted_intent == CRISIS_INTENT and best >= config["intent_threshold"]:
+    if predicted_intent == CRISIS_INTENT and score >= config["intent_threshold"]:
         return kind
     if patterns or best >= config["caution_threshold"]:
         return CAUTION
@@ -342,14 +351,15 @@ class CrisisLanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
-            "threshold": 0.5,
-            "part_threshold": 0.8,
-            "matcher_threshold": 0.1,
-            "intent_threshold": 0.3,
+            "threshold": 0.9,
+            "part_threshold": 0.99,
+            "matcher_threshold": 0.3,
+            "intent_threshold": 0.1,
             "caution_threshold": 0.2,
             "resolved_threshold": 0.9,
             # Matcher phrases that decide alone (unless the message is calm past history).
-            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "self_harm"],
+            # ("self harm" is left out: it is often history, "a history of self-harm").
+            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life"],
             # Logistic regression: inverse regularisation strength.
             "C": 10.0,
             # Training messages made by joining a crisis (or ordinary) example with an
@@ -496,8 +506,9 @@ class CrisisLanguageDetector(GraphComponent):
         if doc is not None:
             if self._matcher is None:
                 self._matcher = _build_matcher(doc)
-            if is_crisis(doc, predicted, self._matcher):
-                patterns = crisis_matches(doc, self._matcher)
+            text = message.get(TEXT)
+            if is_crisis(doc, predicted, self._matcher, text):
+                patterns = crisis_matches(doc, self._matcher, text)
         score, part_score, kind = self.score(message)
         if "overdose" in patterns and kind == "self":
             kind = "medical"

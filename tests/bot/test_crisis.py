@@ -206,6 +206,15 @@ def test_present_danger_is_not_taken_for_past_history(text):
     assert not resolved_history(text)
 
 
+def test_capitals_are_read_from_the_message_as_written(nlp):
+    # Rasa's spaCy step lower-cases the text: "KMS" (initials, a clinic's name) would read as
+    # the slang "kms" without the message as written.
+    doc = nlp("is kms medical group one of your partners")
+    assert crisis_matches(doc)
+    assert not crisis_matches(doc, text="Is KMS Medical Group one of your partners")
+    assert crisis_matches(nlp("i wanna kms"), text="i wanna KMS")
+
+
 def test_long_messages_are_scored_in_parts_and_short_ones_are_not():
     assert segments("how long is a session") == []
     assert segments("how long are sessions? honestly i want to die") == ["how long are sessions", "honestly i want to die"]
