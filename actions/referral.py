@@ -35,9 +35,18 @@ def refer_to_professional(
     else:
         reminder = REMINDER_RESPONSES[(count - 1) % len(REMINDER_RESPONSES)]
         dispatcher.utter_message(response=reminder, **values)
-    if tracker.get_slot("crisis_flagged"):
+    if keeps_crisis_help_in_view(tracker):
         dispatcher.utter_message(response="utter_crisis_reminder")
     return [SlotSet("referral_count", float(count + 1))]
+
+
+def keeps_crisis_help_in_view(tracker: Tracker) -> bool:
+    """After crisis language in this session, or when the latest message came near it
+    (a calm mention of past crisis: `crisis_kind: caution` from bot/nlu/crisis.py)."""
+    if tracker.get_slot("crisis_flagged"):
+        return True
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return any(e.get("entity") == "crisis_kind" and e.get("value") == "caution" for e in entities)
 
 
 class ActionReferToProfessional(Action):

@@ -33,10 +33,19 @@ KEEPS_CRISIS_HELP_IN_VIEW = {
 }
 
 
+def _crisis_help_in_view(tracker: Any) -> bool:
+    """As actions.referral.keeps_crisis_help_in_view, on Rasa's own tracker."""
+    if tracker.get_slot("crisis_flagged"):
+        return True
+    latest = getattr(tracker, "latest_message", None)
+    entities = getattr(latest, "entities", None) or []
+    return any(e.get("entity") == "crisis_kind" and e.get("value") == "caution" for e in entities)
+
+
 async def offline_events(action_name: Text, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
     """What the action would have said, from domain responses only."""
     names = list(OFFLINE_RESPONSES.get(action_name, DEFAULT_OFFLINE_RESPONSES))
-    if action_name in KEEPS_CRISIS_HELP_IN_VIEW and tracker.get_slot("crisis_flagged"):
+    if action_name in KEEPS_CRISIS_HELP_IN_VIEW and _crisis_help_in_view(tracker):
         names.append("utter_crisis_reminder")
     events: List[Event] = []
     for name in names:

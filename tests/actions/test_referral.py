@@ -43,6 +43,20 @@ async def test_after_a_crisis_every_referral_keeps_crisis_help_in_view(dispatche
     assert responses(dispatcher)[-1] == "utter_crisis_reminder"
 
 
+async def test_a_calm_mention_of_past_crisis_gets_the_crisis_line_under_the_referral(dispatcher, tracker_builder, domain):
+    message = {"text": "I attempted suicide years ago and have been well since, can I have TMS?",
+               "intent": {"name": "advice_suitability"},
+               "entities": [{"entity": "crisis_kind", "value": "caution"}]}
+    await ActionReferToProfessional().run(dispatcher, tracker_builder(latest_message=message), domain)
+    assert responses(dispatcher) == ["utter_referral_first", "utter_crisis_reminder"]
+
+
+async def test_no_crisis_line_without_crisis_in_view(dispatcher, tracker_builder, domain):
+    message = {"text": "how long is a session", "intent": {"name": "faq"}, "entities": []}
+    await ActionReferToProfessional().run(dispatcher, tracker_builder(latest_message=message), domain)
+    assert responses(dispatcher) == ["utter_referral_first"]
+
+
 @pytest.mark.parametrize("response", ["utter_referral_first", *REMINDER_RESPONSES, "utter_crisis_reminder"])
 def test_every_referral_response_exists_in_the_domain(domain, response):
     assert domain["responses"][response][0]["text"]

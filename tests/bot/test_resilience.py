@@ -34,8 +34,10 @@ def fallback_installed(monkeypatch):
     install_remote_action_fallback(timeout_seconds=3)
 
 
-async def run_action(name, endpoint, domain, slots=None):
+async def run_action(name, endpoint, domain, slots=None, latest=None):
     tracker = DialogueStateTracker.from_events("someone", [], slots=domain.slots)
+    if latest is not None:
+        tracker.update(latest)
     for slot, value in (slots or {}).items():
         tracker.update(SlotSet(slot, value))
     return await RemoteAction(name, endpoint).run(
@@ -89,6 +91,17 @@ async def test_every_offline_path_after_a_crisis_ends_with_a_crisis_line(action,
 async def test_referral_fallback_keeps_crisis_help_in_view(down_action_server, rasa_domain):
     events = await run_action("action_refer_to_professional", down_action_server, rasa_domain, {"crisis_flagged": True})
     assert "988" in [e.text for e in events if isinstance(e, BotUttered)][-1]
+
+
+async def test_a_calm_mention_of_past_crisis_keeps_the_crisis_line_when_offline(down_action_server, rasa_domain):
+    from rasa.shared.core.events import UserUttered
+
+    latest = UserUttered("I attempted suicide years ago and have been well since, can I have TMS?",
+                         {"name": "advice_suitability", "confidence": 1.0},
+                         [{"entity": "crisis_kind", "value": "caution", "start": 0, "end": 0}])
+    events = await run_action("action_refer_to_professional", down_action_server, rasa_domain, latest=latest)
+    assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(
+        rasa_domain, ["utter_referral_offline", "utter_crisis_reminder"])
 
 
 async def test_handoff_is_still_flagged(down_action_server, rasa_domain):
