@@ -102,15 +102,6 @@ def test_crisis_reply_puts_a_phone_number_first_and_stays_calm(domain, case):
 
 @pytest.mark.parametrize(
     "response",
-    ["utter_crisis_followup", "utter_crisis_reminder", "utter_greet", "utter_technical_problem"],
-)
-def test_texts_around_a_crisis_keep_a_crisis_line_in_view(domain, response):
-    text = domain["responses"][response][0]["text"]
-    assert "988" in text and "local emergency number" in text
-
-
-@pytest.mark.parametrize(
-    "response",
     ["utter_referral_first", "utter_referral_reminder_1", "utter_referral_reminder_2", "utter_referral_reminder_3",
      "utter_referral_offline", "utter_referral_short", "utter_handoff", "utter_handoff_offline"],
 )
@@ -120,7 +111,8 @@ def test_referrals_name_a_professional(domain, response):
 
 
 def test_greeting_says_it_is_not_medical_advice(domain):
-    assert "not medical advice" in domain["responses"]["utter_greet"][0]["text"]
+    for variation in domain["responses"]["utter_greet"]:
+        assert "not medical advice" in variation["text"], conditions_of(variation)
 
 
 @pytest.mark.parametrize(
@@ -235,3 +227,102 @@ def test_offline_referrals_use_the_default_professional_word_for_word(domain):
     assert default["text"] == default["text"].strip() and "professional" in default["text"]
     for response in ("utter_referral_offline", "utter_handoff_offline"):
         assert default["text"] in domain["responses"][response][0]["text"], response
+
+
+# --- every text that names a crisis line names the region's own line, and no other region's ---
+# An en-GB visitor must never see two different numbers (116 123 in the crisis reply, 988 in
+# the greeting): the texts sent around a crisis have one variation per region, like utter_crisis.
+
+AROUND_A_CRISIS = ["utter_greet", "utter_crisis_reminder", "utter_crisis_followup", "utter_technical_problem"]
+NAMES_A_CRISIS_LINE = [*AROUND_A_CRISIS, "utter_crisis", "utter_crisis_link"]
+# Region -> the emergency number given next to the line (the same as in that region's utter_crisis).
+EMERGENCY = {None: "local emergency number", "GB": "call 999", "IE": "call 112 or 999", "CA": "call 911", "AU": "call 000"}
+NUMBER = re.compile(r"(?<![\d-])\d[\d -]*\d(?![\d-])")  # also "9-8-8", Canada's way of writing 988
+
+
+def variations_for(domain, response, region):
+    """The variations Rasa may send for this crisis_region: the region's own, else the default ones."""
+    variations = domain["responses"][response]
+    return [v for v in variations if conditions_of(v).get("crisis_region") == region] or [
+        v for v in variations if conditions_of(v).get("crisis_region") is None
+    ]
+
+
+def other_regions_lines(text, region):
+    """Crisis lines of other regions named in text: as written ("988" is not "9-8-8") or by digits."""
+    own = CRISIS_LINKS[region][0]
+    others = {r for r, (number, _) in CRISIS_LINKS.items() if number != own}
+    other_digits = {digits(CRISIS_LINKS[r][0]) for r in others} - {digits(own)}
+    found = [CRISIS_LINKS[r][0] for r in others if CRISIS_LINE[r].search(text)]
+    found += [n for n in NUMBER.findall(text) if digits(n) in other_digits]
+    return found
+
+
+@pytest.mark.parametrize("response", AROUND_A_CRISIS)
+def test_texts_around_a_crisis_have_one_variation_per_region(domain, response):
+    variations = domain["responses"][response]
+    regions = []
+    for variation in variations:
+        conditions = conditions_of(variation)
+        assert set(conditions) <= {"crisis_region"}, "these texts depend on the region only"
+        regions.append(conditions.get("crisis_region"))
+    assert sorted(regions, key=str) == sorted(CRISIS_LINKS, key=str), regions
+    # The default stays first, so code and tests that read [0] still get the US/elsewhere text.
+    assert not variations[0].get("condition")
+
+
+@pytest.mark.parametrize("response", AROUND_A_CRISIS)
+def test_texts_around_a_crisis_keep_a_crisis_line_in_view(domain, response):
+    for variation in domain["responses"][response]:
+        region = conditions_of(variation).get("crisis_region")
+        text = variation["text"]
+        assert CRISIS_LINE[region].search(text), (region, text)
+        assert EMERGENCY[region] in text, (region, text)
+
+
+@pytest.mark.parametrize("response", NAMES_A_CRISIS_LINE)
+@pytest.mark.parametrize("region", list(CRISIS_LINKS))
+def test_a_regions_texts_name_its_line_and_no_other_regions(domain, response, region):
+    for variation in variations_for(domain, response, region):
+        text = variation["text"]
+        assert CRISIS_LINE[region].search(text), (response, region, conditions_of(variation))
+        assert not other_regions_lines(text, region), (response, region, other_regions_lines(text, region))
+
+
+@pytest.mark.parametrize("response", AROUND_A_CRISIS)
+def test_every_number_in_a_text_around_a_crisis_is_a_verified_one(domain, response):
+    for variation in domain["responses"][response]:
+        numbers = [n.strip() for n in NUMBER_AS_WRITTEN.findall(variation["text"].replace("24/7", ""))]
+        assert numbers and set(numbers) <= VERIFIED_NUMBERS, (conditions_of(variation), numbers)
+
+
+def outside_the_crisis_line(text):
+    """The sentences of a text that give no number (the crisis-line sentences all do)."""
+    sentences = re.split(r"(?<=[.?!])\s+", text.strip())
+    return [s for s in sentences if not NUMBER.search(s) and "emergency" not in s]
+
+
+@pytest.mark.parametrize("response", AROUND_A_CRISIS)
+def test_regional_variations_say_the_same_as_the_default_but_the_line(domain, response):
+    default, *regional = domain["responses"][response]
+    for variation in regional:
+        text = variation["text"]
+        assert outside_the_crisis_line(text) == outside_the_crisis_line(default["text"]), conditions_of(variation)
+        assert "{" not in text and "!" not in text.replace("Hi!", "", 1)
+        assert len(text) <= len(default["text"]) + 60
+        assert ("\n" in text) == ("\n" in default["text"])  # the one-line reminder stays one line
+
+
+@pytest.mark.parametrize("locale", ["en-US", "en-GB", "en-UK", "en-IE", "fr-CA", "en-AU", "de-DE", None, "nonsense"])
+def test_a_visitor_sees_one_crisis_line_everywhere_as_rasa_chooses_the_texts(domain, locale):
+    """region_of() fills crisis_region; Rasa's own NLG then picks every text that names a line."""
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+
+    nlg = TemplatedNaturalLanguageGenerator(domain["responses"])
+    slot = region_of(locale)
+    region = slot if slot in CRISIS_LINKS else None
+    for response in NAMES_A_CRISIS_LINE:
+        for kind in KINDS if response == "utter_crisis" else ("self",):
+            text = nlg.generate_from_slots(response, {"crisis_region": slot, "crisis_kind": kind}, "rest")["text"]
+            assert CRISIS_LINE[region].search(text), (locale, response, kind, text)
+            assert not other_regions_lines(text, region), (locale, response, kind, text)

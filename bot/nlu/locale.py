@@ -20,6 +20,10 @@ from rasa.shared.nlu.training_data.message import Message
 
 REGION_ENTITY = "region"
 SUPPORTED_REGIONS = {"US", "CA", "GB", "IE", "AU"}
+# The responses' variations without a region condition are the US ones (with a pointer for
+# everyone else), and variations conditioned on `crisis_region: null` assume the slot is
+# empty there: so the US leaves the slot empty rather than setting "US".
+DEFAULT_REGION = "US"
 _LOCALE = re.compile(r"^[a-z]{2,3}[-_]([A-Za-z]{2})$")
 
 
@@ -52,7 +56,7 @@ class RegionFromMetadata(GraphComponent):
         for message in messages:
             metadata = message.get("metadata") or {}
             region = region_of(metadata.get("locale")) if isinstance(metadata, dict) else None
-            if region:
+            if region and region != DEFAULT_REGION:
                 entity = {"entity": REGION_ENTITY, "value": region, "start": 0, "end": 0,
                           "confidence_entity": 1.0, "extractor": type(self).__name__}
                 message.set(ENTITIES, [*(message.get(ENTITIES) or []), entity], add_to_output=True)

@@ -28,6 +28,10 @@ def default_text(name: str) -> str:
     return next(v["text"] for v in RESPONSES[name] if not v.get("condition"))
 
 
+def regional_text(name: str, region: str) -> str:
+    return next(v["text"] for v in RESPONSES[name] if [c["value"] for c in v.get("condition") or []] == [region])
+
+
 def link_variation(region: str | None) -> Dict[str, Any]:
     return next(
         v for v in RESPONSES["utter_crisis_link"]
@@ -87,12 +91,25 @@ def test_texts_are_read_once_and_kept(tmp_path, monkeypatch):
 
 def test_a_regional_variation_of_the_technical_problem_text_is_used(tmp_path):
     responses = valid_responses()
-    responses["utter_technical_problem"].insert(
-        0, {"condition": [{"type": "slot", "name": "crisis_region", "value": "GB"}], "text": "GB text"}
-    )
+    responses["utter_technical_problem"] = [
+        {"condition": [{"type": "slot", "name": "crisis_region", "value": "GB"}], "text": "GB text"},
+        {"text": default_text("utter_technical_problem")},
+    ]
     texts = load(write_domain(tmp_path, responses))
     assert texts.technical_problem_text("GB") == "GB text"
     assert texts.technical_problem_text("AU") == texts.technical_problem_text() == default_text("utter_technical_problem")
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_regions_technical_problem_text_comes_from_the_domain(region):
+    text = safety_texts().technical_problem_text(region)
+    assert text == regional_text("utter_technical_problem", region)
+    assert text != default_text("utter_technical_problem")
+
+
+@pytest.mark.parametrize("region", ["US", "FR", "gb", "", None, "<script>"])
+def test_regions_without_their_own_technical_problem_text_get_the_default(region):
+    assert safety_texts().technical_problem_text(region) == default_text("utter_technical_problem")
 
 
 def broken(change):
@@ -196,12 +213,21 @@ async def failing_handler(message) -> None:
     raise RuntimeError("the model could not be loaded")
 
 
-@pytest.mark.parametrize("metadata", [None, {"locale": "en-GB"}, {"locale": ["odd"]}, {"locale": "x" * 5000}])
-async def test_rest_failure_sends_the_domains_technical_problem_text(metadata):
+@pytest.mark.parametrize(
+    ("metadata", "region"),
+    [
+        (None, None), ({"locale": "en-GB"}, "GB"), ({"locale": "en_gb"}, "GB"), ({"locale": "en-UK"}, "GB"),
+        ({"locale": "en-IE"}, "IE"), ({"locale": "fr-CA"}, "CA"), ({"locale": "en-AU"}, "AU"),
+        ({"locale": "en-US"}, None), ({"locale": "de-DE"}, None), ({"locale": ["odd"]}, None), ({"locale": "x" * 5000}, None),
+    ],
+)
+async def test_rest_failure_sends_the_domains_technical_problem_text_for_the_locale(metadata, region):
+    """The message's locale picks the variation, as it picks utter_crisis: one crisis line everywhere."""
     handler = route(rest.RestChannel().blueprint(failing_handler), "/webhook")
     body = {"sender": "me", "message": "hello", **({"metadata": metadata} if metadata is not None else {})}
     result = await handler(SimpleNamespace(body=json.dumps(body).encode()))
-    assert json.loads(result.body) == [{"recipient_id": "me", "text": default_text("utter_technical_problem")}]
+    expected = regional_text("utter_technical_problem", region) if region else default_text("utter_technical_problem")
+    assert json.loads(result.body) == [{"recipient_id": "me", "text": expected}]
 
 
 async def test_telegram_answers_a_sticker_with_the_domains_not_text_reply():
@@ -249,3 +275,39 @@ async def test_twilio_answers_a_photo_with_the_domains_not_text_reply(monkeypatc
     handler = route(twilio.TwilioChannel(settings=settings).blueprint(failing_handler), "/webhook")
     assert (await handler(request)).status == 200
     assert [m["body"] for m in sent] == [default_text("utter_not_text")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "region"),
+    [
+        ({"From": "+447700900123", "FromCountry": "GB"}, "GB"),
+        ({"From": "+15551234567", "FromCountry": "CA"}, "CA"),
+        ({"From": "whatsapp:+61412345678"}, "AU"),
+        ({"From": "whatsapp:+353851234567"}, "IE"),
+        ({"From": "+15557654321", "FromCountry": "US"}, None),
+        ({"From": "whatsapp:+15551234567"}, None),  # +1: US or Canada, unknown
+    ],
+)
+async def test_twilio_failure_sends_the_technical_problem_text_for_the_senders_country(monkeypatch, fields, region):
+    settings = twilio.TwilioSettings(
+        account_sid="AC" + "0" * 32, auth_token="token", sms_number="+15550001111",
+        whatsapp_number="whatsapp:+14155238886",
+        webhook_url="https://bot.example.org/webhooks/twilio/webhook", api_base_url="http://127.0.0.1:9",
+    )
+    sent: List[Dict[str, Any]] = []
+
+    async def record(self, message_data):
+        sent.append(message_data)
+
+    monkeypatch.setattr(twilio.TwilioMessagingOutput, "_send_message", record)
+    to = settings.whatsapp_number if fields["From"].startswith("whatsapp:") else settings.sms_number
+    form = {"To": to, "Body": "hello", "NumMedia": "0", "MessageSid": "SM" + "1" * 32, **fields}
+    signature = RequestValidator(settings.auth_token).compute_signature(settings.webhook_url, form)
+    request = SimpleNamespace(
+        headers={twilio.SIGNATURE_HEADER: signature}, body=urlencode(form).encode(), query_string="",
+        app=SimpleNamespace(ctx=SimpleNamespace()),
+    )
+    handler = route(twilio.TwilioChannel(settings=settings).blueprint(failing_handler), "/webhook")
+    assert (await handler(request)).status == 200
+    expected = regional_text("utter_technical_problem", region) if region else default_text("utter_technical_problem")
+    assert [m["body"] for m in sent] == [expected]
