@@ -163,11 +163,11 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
             rows.append((family.type, d.get("score", 0.0), d.get("part_score", 0.0), d.get("patterns") or [],
                          d.get("classifier_intent"), d.get("resolved_history", False)))
     grid = {
-        "threshold": [0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
-        "part_threshold": [0.9, 0.95, 0.99, 1.01],
-        "matcher_threshold": [0.02, 0.05, 0.1, 0.2, 0.3, 1.01],
-        "intent_threshold": [0.05, 0.1, 0.2, 0.3, 0.5, 1.01],
-        "resolved_threshold": [0.9, 0.95],
+        "threshold": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8],
+        "part_threshold": [0.6, 0.7, 0.75, 0.8, 0.85, 1.01],
+        "matcher_threshold": [0.1, 0.2, 0.3, 0.4, 1.01],
+        "intent_threshold": [0.1, 0.2, 0.3, 0.4, 0.5, 1.01],
+        "resolved_threshold": [0.7, 0.8],
     }
     results = []
     for values in itertools.product(*grid.values()):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -244,6 +243,23 @@ def segments(text: Text) -> List[Text]:
     return pieces if len(pieces) > 1 or (pieces and pieces[0] != text.strip()) else []
 
 
+# Asking how to die: doses, heights, ways. Plain English, so a regular expression over the
+# message as written (spaCy's matcher needs one token pattern per wording).
+_MEANS_SEEKING = re.compile(
+    r"\b(?:(?:lethal|fatal|deadly) (?:dose|amount|overdose|quantity|number)|"
+    r"(?:enough|too many|how many|how much|how high|how far)\b[^.?!]{0,40}\b(?:to (?:die|kill (?:me|myself|a person|someone)|"
+    r"be (?:fatal|lethal|deadly))|would (?:kill (?:me|you|a person)|be (?:fatal|lethal))|to be sure i die)|"
+    r"(?:definitely|surely|certainly|for sure|guaranteed to) (?:die|be dead|kill me)|"
+    r"(?:painless|painlessly|quickest|easiest|fastest|surest|best) (?:way|method) to (?:die|go|end it|end my life|kill myself|do it)|"
+    r"(?:high|fast|deep) enough to (?:die|kill|be fatal))\b",
+    re.IGNORECASE,
+)
+
+
+def means_seeking(text: Text) -> bool:
+    return bool(_MEANS_SEEKING.search(text))
+
+
 # A calm mention of a crisis long past ("I attempted suicide years ago and have been well
 # since; can I have TMS?") deserves an ordinary answer with the standing crisis line, not
 # the emergency reply. Both a distant-past marker and a recovery marker must be present,
@@ -351,21 +367,19 @@ class CrisisLanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
-            "threshold": 0.9,
-            "part_threshold": 0.99,
+            "threshold": 0.55,
+            "part_threshold": 0.75,
             "matcher_threshold": 0.3,
-            "intent_threshold": 0.1,
-            "caution_threshold": 0.2,
-            "resolved_threshold": 0.9,
+            "intent_threshold": 0.4,
+            "caution_threshold": 0.4,
+            "resolved_threshold": 0.7,
             # Matcher phrases that decide alone (unless the message is calm past history).
             # ("self harm" is left out: it is often history, "a history of self-harm").
-            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life"],
-            # Logistic regression: inverse regularisation strength.
+            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "means_seeking"],
+            # Support vector machine (RBF kernel) on the sentence embedding: regularisation.
+            # It separated crisis from look-alikes better than a logistic regression on the
+            # dev split, with or without training messages made by joining examples.
             "C": 10.0,
-            # Training messages made by joining a crisis (or ordinary) example with an
-            # ordinary question, per example: crisis inside a TMS question is still crisis.
-            "augment": 2,
-            "random_seed": 42,
         }
 
     def __init__(
@@ -379,7 +393,8 @@ class CrisisLanguageDetector(GraphComponent):
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        # crisis_coef/crisis_intercept: crisis or not; kind_coef/kind_intercept: which kind.
+        # Crisis or not: the SVM (support_vectors, dual_coef, intercept, gamma); which kind:
+        # a logistic regression (kind_coef, kind_intercept).
         self._weights = weights
         self._kinds = kinds or []
         self._matcher: Optional[Matcher] = None
@@ -428,20 +443,9 @@ class CrisisLanguageDetector(GraphComponent):
             raise ValueError(f"Unknown crisis_kind {kind!r} for {message.get(TEXT)!r}")
         return kind
 
-    def _augmented(self, texts: List[Text], labels: List[Text]) -> Tuple[List[Text], List[Text]]:
-        """Each example joined with a random ordinary question, before or after it."""
-        rng = random.Random(self._config["random_seed"])
-        ordinary = [t for t, label in zip(texts, labels, strict=True) if label == NOT_CRISIS]
-        joined, joined_labels = [], []
-        for text, label in zip(texts, labels, strict=True):
-            for _ in range(int(self._config["augment"])):
-                other = rng.choice(ordinary)
-                joined.append(f"{other} {text}" if rng.random() < 0.5 else f"{text} {other}")
-                joined_labels.append(label)
-        return joined, joined_labels
-
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.svm import SVC
 
         examples = [
             m for m in training_data.intent_examples
@@ -449,21 +453,17 @@ class CrisisLanguageDetector(GraphComponent):
         ]
         if not any(m.get(INTENT) == CRISIS_INTENT for m in examples):
             return self._resource
-        texts = [m.get(TEXT) for m in examples]
-        labels = [self.label_of(m) for m in examples]
-        extra_texts, extra_labels = self._augmented(texts, labels)
-        features = np.concatenate(
-            [np.stack([message_embedding(m) for m in examples]), shared_encoder().encode(extra_texts)]
-        )
-        labels = np.array(labels + extra_labels)
+        features = np.stack([message_embedding(m) for m in examples])
+        labels = np.array([self.label_of(m) for m in examples])
         is_crisis = labels != NOT_CRISIS
-        crisis_model = LogisticRegression(C=self._config["C"], max_iter=3000)
-        crisis_model.fit(features, is_crisis)
-        kind_model = LogisticRegression(C=self._config["C"], max_iter=3000)
-        kind_model.fit(features[is_crisis], labels[is_crisis])
+        crisis_model = SVC(C=self._config["C"], kernel="rbf", gamma="scale").fit(features, is_crisis)
+        kind_model = LogisticRegression(C=10.0, max_iter=3000).fit(features[is_crisis], labels[is_crisis])
         self._kinds = [str(k) for k in kind_model.classes_]
         self._weights = {
-            "crisis_coef": crisis_model.coef_, "crisis_intercept": crisis_model.intercept_,
+            "support_vectors": crisis_model.support_vectors_.astype(np.float32),
+            "dual_coef": crisis_model.dual_coef_[0].astype(np.float32),
+            "intercept": crisis_model.intercept_.astype(np.float32),
+            "gamma": np.array([crisis_model._gamma], dtype=np.float32),
             "kind_coef": kind_model.coef_, "kind_intercept": kind_model.intercept_,
         }
         with self._model_storage.write_to(self._resource) as directory:
@@ -473,9 +473,12 @@ class CrisisLanguageDetector(GraphComponent):
 
     # --- prediction ----------------------------------------------------------------------
     def crisis_probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """The SVM's decision value through a logistic: a score in (0, 1), 0.5 on the
+        boundary (not a calibrated probability; thresholds are chosen on the dev split)."""
         w = self._weights
-        logits = vectors @ w["crisis_coef"][0] + w["crisis_intercept"][0]
-        return 1.0 / (1.0 + np.exp(-logits))
+        distances = ((vectors[:, None, :] - w["support_vectors"][None, :, :]) ** 2).sum(axis=2)
+        decision = np.exp(-w["gamma"][0] * distances) @ w["dual_coef"] + w["intercept"][0]
+        return 1.0 / (1.0 + np.exp(-decision))
 
     def likeliest_kind(self, vector: np.ndarray) -> Text:
         w = self._weights
@@ -509,6 +512,8 @@ class CrisisLanguageDetector(GraphComponent):
             text = message.get(TEXT)
             if is_crisis(doc, predicted, self._matcher, text):
                 patterns = crisis_matches(doc, self._matcher, text)
+        if means_seeking(message.get(TEXT) or ""):
+            patterns = sorted({*patterns, "means_seeking"})
         score, part_score, kind = self.score(message)
         if "overdose" in patterns and kind == "self":
             kind = "medical"

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.crisis import CrisisLanguageDetector, crisis_matches, decide, is_crisis, resolved_history, segments
+from bot.nlu.crisis import (
+    CrisisLanguageDetector,
+    crisis_matches,
+    decide,
+    is_crisis,
+    means_seeking,
+    resolved_history,
+    segments,
+)
 from bot.nlu.spacy_nlp import SpacyNLP
 
 
@@ -135,7 +143,8 @@ def test_a_weak_phrase_alone_does_not_bring_the_crisis_reply(nlp, text):
 def confident_detector(kinds, kind_intercepts):
     # A classifier sure that anything is crisis language, with fixed kind preferences.
     weights = {
-        "crisis_coef": np.zeros((1, 384)), "crisis_intercept": np.array([8.0]),
+        "support_vectors": np.zeros((1, 384)), "dual_coef": np.zeros(1), "intercept": np.array([8.0]),
+        "gamma": np.array([1.0]),
         "kind_coef": np.zeros((len(kinds), 384)), "kind_intercept": np.array(kind_intercepts),
     }
     return CrisisLanguageDetector({}, model_storage=None, resource=None, weights=weights, kinds=kinds)
@@ -206,6 +215,20 @@ def test_present_danger_is_not_taken_for_past_history(text):
     assert not resolved_history(text)
 
 
+def test_the_score_is_the_svm_decision_value_through_a_logistic():
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 384)).astype(np.float32)
+    labels = vectors[:, 0] > 0
+    model = SVC(C=3.0, gamma="scale").fit(vectors, labels)
+    weights = {"support_vectors": model.support_vectors_, "dual_coef": model.dual_coef_[0],
+               "intercept": model.intercept_, "gamma": np.array([model._gamma])}
+    ours = CrisisLanguageDetector({}, None, None, weights=weights, kinds=["self"]).crisis_probabilities(vectors[:5])
+    expected = 1 / (1 + np.exp(-model.decision_function(vectors[:5])))
+    assert np.allclose(ours, expected, atol=1e-5)
+
+
 def test_capitals_are_read_from_the_message_as_written(nlp):
     # Rasa's spaCy step lower-cases the text: "KMS" (initials, a clinic's name) would read as
     # the slang "kms" without the message as written.
@@ -213,6 +236,23 @@ def test_capitals_are_read_from_the_message_as_written(nlp):
     assert crisis_matches(doc)
     assert not crisis_matches(doc, text="Is KMS Medical Group one of your partners")
     assert crisis_matches(nlp("i wanna kms"), text="i wanna KMS")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what's the lethal dose of sertraline", True),
+        ("how many tylenol would it take to die", True),
+        ("whats the painless way to go", True),
+        ("is the bridge on 5th high enough to die", True),
+        ("how much does tms cost", False),
+        ("can i die from a seizure caused by tms", False),
+        ("how many sessions would it take to see results", False),
+        ("is tms fatal for people with pacemakers", False),
+    ],
+)
+def test_asking_how_to_die_is_recognised(text, expected):
+    assert means_seeking(text) is expected
 
 
 def test_long_messages_are_scored_in_parts_and_short_ones_are_not():
