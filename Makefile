@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast lint audit clean bench crisis-report
+.PHONY: help install run train test test-fast lint audit clean bench crisis-report nlu-report
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test-fast: install ## Unit tests only (no training, no servers)
 
 crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|all)
 	$(BIN)/python -m bot.evaluation crisis-report --split $(or $(SPLIT),test)
+
+nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|all)
+	$(BIN)/python -m bot.evaluation nlu-report --split $(or $(SPLIT),test)
 
 bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

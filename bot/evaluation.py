@@ -194,6 +194,47 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
     return "\n".join(lines) + "\n"
 
 
+# --- Understanding corpus (tests/data/nlu_eval): questions in many voices, one file per label ---
+NLU_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_eval"
+CLARIFICATION = "nlu_fallback"  # "I'm not sure I understood. Did you mean...?"
+
+
+def nlu_eval_sets(directory: Path = NLU_EVAL_DIR) -> List[Tuple[Text, List[Text], List[Text]]]:
+    """(label, dev messages, test messages) per file."""
+    sets = []
+    for path in sorted(directory.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        sets.append((data["label"], list(data["dev"]), list(data["test"])))
+    return sets
+
+
+def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dict[Text, int]]:
+    """Right answer, clarification or wrong answer (another label, or the crisis reply) per
+    label; `label_of` maps a text to the assistant's label ("faq/x", an intent, nlu_fallback)."""
+    lines = [f"Understanding, {split} split (tests/data/nlu_eval)", "",
+             f"{'label':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"]
+    totals = {"n": 0, "right": 0, "clarify": 0, "wrong": 0}
+    errors = []
+    for label, dev, test in nlu_eval_sets():
+        messages = {"dev": dev, "test": test, "all": dev + test}[split]
+        counts = {"n": len(messages), "right": 0, "clarify": 0, "wrong": 0}
+        for text in messages:
+            predicted = label_of(text)
+            outcome = "right" if predicted == label else "clarify" if predicted == CLARIFICATION else "wrong"
+            counts[outcome] += 1
+            if outcome == "wrong":
+                errors.append(f"  {label} -> {predicted}: {text}")
+        for key in totals:
+            totals[key] += counts[key]
+        lines.append(f"{label:32s} {counts['n']:4d} {counts['right']:6d} {counts['clarify']:8d} {counts['wrong']:6d}")
+    n = max(1, totals["n"])
+    lines += ["", f"overall: right {totals['right']}/{totals['n']} = {totals['right'] / n:.1%}, "
+              f"clarification {totals['clarify'] / n:.1%}, wrong {totals['wrong']}/{totals['n']} = {totals['wrong'] / n:.1%}"]
+    if errors:
+        lines += ["", "Wrong answers:", *errors]
+    return "\n".join(lines) + "\n", totals
+
+
 def main(argv: Optional[List[Text]] = None) -> int:
     """`python -m bot.evaluation crisis-report [--split dev|test|all] [--model PATH]`,
     `python -m bot.evaluation crisis-tune [--model PATH]` (dev split only)."""
@@ -202,7 +243,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
     from bot.training import ensure_model
 
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation")
-    parser.add_argument("command", choices=["crisis-report", "crisis-tune"])
+    parser.add_argument("command", choices=["crisis-report", "crisis-tune", "nlu-report"])
     parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
     parser.add_argument("--model", type=Path)
     args = parser.parse_args(argv)
@@ -210,6 +251,10 @@ def main(argv: Optional[List[Text]] = None) -> int:
     try:
         if args.command == "crisis-tune":
             print(tune_crisis_thresholds(model_parser.parse, crisis_families(), "dev"))
+            return 0
+        if args.command == "nlu-report":
+            report, _ = understanding_report(model_parser.label, args.split)
+            print(report)
             return 0
         results = evaluate_crisis(model_parser.parse, crisis_families(), args.split)
     finally:

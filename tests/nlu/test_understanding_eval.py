@@ -1,0 +1,66 @@
+"""Understanding questions written the way people write (tests/data/nlu_eval: short, long,
+third person, older adults, texting, typos), apart from the training data.
+
+Reports right answers, clarifications and wrong answers per topic to
+test-artifacts/understanding-report-test.txt (the same table as `make nlu-report`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import pytest
+
+from bot.evaluation import NLU_EVAL_DIR, labelled_examples, nlu_eval_sets, understanding_report
+from tests.conftest import PROJECT_ROOT
+
+SETS = nlu_eval_sets()
+# Floors the current model meets on the test split (README, Testing); the issue's targets
+# (97% right, 1% wrong) are above them, so a regression shows and progress is visible.
+MIN_RIGHT = 0.85
+MAX_WRONG = 0.06
+
+
+def canonical(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def test_every_topic_advice_and_out_of_scope_label_has_a_set():
+    labels = {label for label, _, _ in SETS}
+    faq_topics = {f"faq/{name}" for name in re.findall(
+        r"^  utter_faq/([a-z_]+):", (PROJECT_ROOT / "data" / "responses" / "faq.yml").read_text(), re.M)}
+    assert faq_topics <= labels
+    assert {"advice_medication", "advice_suitability", "advice_health_condition", "out_of_scope"} <= labels
+    for label, dev, test in SETS:
+        assert len(dev) + len(test) >= 15 and len(test) >= 12, label
+    assert len(list(NLU_EVAL_DIR.glob("*.yml"))) == len(SETS)
+
+
+def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
+    training = [canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in labelled_examples(path)]
+    exact = set(training)
+    found = []
+    for _, dev, test in SETS:
+        for text in dev + test:
+            c = canonical(text)
+            if c in exact or difflib.get_close_matches(c, training, n=1, cutoff=0.9):
+                found.append(text)
+    assert not found, found
+
+
+@pytest.mark.slow
+def test_understanding_on_the_test_split(trained_model):
+    from bot.evaluation import ModelParser
+
+    parser = ModelParser(trained_model)
+    try:
+        report, totals = understanding_report(parser.label, "test")
+    finally:
+        parser.close()
+    artifacts = PROJECT_ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "understanding-report-test.txt").write_text(report, encoding="utf-8")
+    print(report)
+    assert totals["right"] / totals["n"] >= MIN_RIGHT, report
+    assert totals["wrong"] / totals["n"] <= MAX_WRONG, report
