@@ -71,6 +71,7 @@ NEGATABLE_PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     "want_to_die": [
         [_lemma("want", "wan", "wanna", "wish", "plan", "ready", "go", "gonna", "try"), _ANY_UP_TO_2, _lemma("die")],
         [_lower("wish"), _ANY_UP_TO_2, _lower("dead")],
+        [_lemma("want", "wan", "wanna", "rather"), _lower("to"), _lower("be"), _lower("dead")],
     ],
 }
 
@@ -367,7 +368,7 @@ class CrisisLanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
-            "threshold": 0.55,
+            "threshold": 0.6,
             "part_threshold": 0.75,
             "matcher_threshold": 0.3,
             "intent_threshold": 0.4,
