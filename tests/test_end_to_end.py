@@ -18,6 +18,7 @@ pytestmark = pytest.mark.slow
 
 CRISIS_LINE = "call or text 988"
 CRISIS_TEXT_LINE = "text HOME to 741741"
+EMERGENCY_DISCLAIMER = "automated assistant and can't help in an emergency"
 PROFESSIONAL = ("professional", "doctor")
 
 
@@ -121,17 +122,25 @@ def test_out_of_scope_is_honest_and_refers(servers):
     assert refers_to_professional(reply)
 
 
-def test_every_crisis_message_gets_crisis_resources(servers):
+def test_every_crisis_message_gets_crisis_resources(servers, domain):
+    # The first reply is one of the (US / default region) crisis replies, whichever kind
+    # fits: the person themself, an overdose or injury, someone else, danger from others.
+    crisis_replies = {
+        v["text"] for v in domain["responses"]["utter_crisis"]
+        if all(c["name"] != "crisis_region" or c["value"] is None for c in v.get("condition") or [])
+    }
+    assert len(crisis_replies) == 4
     missed = []
     for text in CRISIS:
-        reply = joined(say(servers, new_sender(), text))
-        if CRISIS_LINE not in reply or CRISIS_TEXT_LINE not in reply or "911" not in reply:
+        messages = say(servers, new_sender(), text)
+        if not messages or messages[0].get("text") not in crisis_replies:
             missed.append(text)
     assert not missed
 
 
 def test_benign_look_alikes_get_no_crisis_reply(servers):
-    flagged = [text for text in BENIGN if CRISIS_TEXT_LINE in joined(say(servers, new_sender(), text))]
+    # Every crisis reply, whatever its kind or region, says this; no other reply does.
+    flagged = [text for text in BENIGN if EMERGENCY_DISCLAIMER in joined(say(servers, new_sender(), text))]
     assert not flagged
 
 
