@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.knowledge import (
-    CitationFormatError,
     SOURCES_DIR,
+    CitationFormatError,
     citations,
     documents,
     normalise,
