@@ -4,11 +4,19 @@ messages (used by the NLU tests and the benchmark alike)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import yaml
+
+
+def canonical(text: Text) -> Text:
+    """A message reduced for comparing corpora: lower case, apostrophes dropped ("don't" =
+    "dont"), any other run of non-alphanumerics one space."""
+    text = text.lower().replace("'", "").replace("\u2019", "")
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
 def labelled_examples(path: Path) -> List[Tuple[Text, Text]]:

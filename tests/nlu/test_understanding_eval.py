@@ -12,7 +12,13 @@ import re
 
 import pytest
 
-from bot.evaluation import NLU_EVAL_DIR, labelled_examples, nlu_eval_sets, understanding_report
+from bot.evaluation import (
+    NLU_EVAL_DIR,
+    canonical,
+    labelled_examples,
+    nlu_eval_sets,
+    understanding_report,
+)
 from tests.conftest import PROJECT_ROOT
 
 SETS = nlu_eval_sets()
@@ -20,10 +26,6 @@ SETS = nlu_eval_sets()
 # (97% right, 1% wrong) are above them, so a regression shows and progress is visible.
 MIN_RIGHT = 0.82  # measured 85.5%
 MAX_WRONG = 0.07  # measured 5.6%
-
-
-def canonical(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 def test_every_topic_advice_and_out_of_scope_label_has_a_set():
