@@ -1,0 +1,237 @@
+"""A second opinion on what the person asks, from the sentence's meaning, and the decision
+to answer or to ask again.
+
+DIET and the ResponseSelector see word and character counts: they know "weeks" but not
+"wks", "seizure" but not "fits". A logistic regression on the sentence embedding
+(bot/nlu/sentence_embeddings.py) knows meaning but misses exact wording. Each alone gave
+about as many wrong answers as the other on the dev split of tests/data/nlu_eval; their
+average gave far fewer, because they are wrong on different messages.
+
+The vote works on full labels: every intent, and every FAQ answer as "faq/<topic>"
+(DIET's P(faq) times the ResponseSelector's P(topic | faq)). The best label is answered
+when its averaged probability is at least `threshold` and ahead of the next one by
+`ambiguity_threshold`; otherwise the intent becomes `nlu_fallback` ("did you mean...?"),
+with the averaged ranking kept so that the clarify step offers the likeliest topics. It
+replaces Rasa's FallbackClassifier, which looks only at the intent and misses an unsure
+answer choice inside a sure "faq" intent (rasa issues 9751, 9723).
+
+Crisis decisions are not this component's: a message DIET reads as crisis (or its
+retraction) keeps that reading for the crisis detector that runs last, with this vote's
+decision on what else it could be right behind it, for when the detector finds no crisis.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.sentence_embeddings import message_embedding
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_SELECTOR = "response_selector"
+# Left to the crisis detector (bot/nlu/crisis.py), which runs last.
+CRISIS_INTENTS = frozenset({"crisis", "crisis_retracted"})
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = np.exp(scores - scores.max())
+    return shifted / shifted.sum()
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
+)
+class MeaningVote(GraphComponent):
+    """Averages DIET + ResponseSelector with a classifier on the sentence embedding."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "retrieval_intent": "faq",
+            # Share of the embedding classifier in the average (0: DIET alone).
+            "weight": 0.5,
+            # Below this averaged probability, or this close to the runner-up: ask again.
+            "threshold": 0.4,
+            "ambiguity_threshold": 0.2,
+            # Logistic regression regularisation (chosen on the dev split).
+            "C": 20.0,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        labels: Optional[List[Text]] = None,
+        coef: Optional[np.ndarray] = None,
+        intercept: Optional[np.ndarray] = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._labels = labels or []
+        self._coef = coef
+        self._intercept = intercept
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MeaningVote:
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> MeaningVote:
+        try:
+            with model_storage.read_from(resource) as directory, np.load(directory / "vote.npz") as arrays:
+                labels = [str(label) for label in arrays["labels"]]
+                return cls(config, model_storage, resource, labels, arrays["coef"], arrays["intercept"])
+        except (ValueError, FileNotFoundError):
+            logger.warning("The meaning vote has no trained weights; DIET decides alone.")
+            return cls(config, model_storage, resource)
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn"]
+
+    # --- training ------------------------------------------------------------------------
+    @staticmethod
+    def label_of(message: Message) -> Text:
+        return message.get(INTENT_RESPONSE_KEY) or message.get(INTENT)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        examples = [
+            m for m in training_data.intent_examples
+            if message_embedding(m) is not None and not (m.get(TEXT) or "").startswith("/")
+        ]
+        labels = [self.label_of(m) for m in examples]
+        if len(set(labels)) < 2:
+            return self._resource
+        features = np.stack([message_embedding(m) for m in examples])
+        model = LogisticRegression(C=self._config["C"], max_iter=3000).fit(features, labels)
+        self._labels = [str(label) for label in model.classes_]
+        self._coef, self._intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+        with self._model_storage.write_to(self._resource) as directory:
+            np.savez(directory / "vote.npz", labels=np.array(self._labels), coef=self._coef,
+                     intercept=self._intercept)
+        return self._resource
+
+    # --- prediction ----------------------------------------------------------------------
+    def embedding_probabilities(self, message: Message) -> Dict[Text, float]:
+        vector = message_embedding(message)
+        if vector is None or self._coef is None:
+            return {}
+        probabilities = softmax(self._coef @ vector + self._intercept)
+        return dict(zip(self._labels, probabilities.tolist(), strict=True))
+
+    def classifier_probabilities(self, message: Message) -> Dict[Text, float]:
+        """Full-label probabilities from DIET and the ResponseSelector."""
+        faq = self._config["retrieval_intent"]
+        ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name")]
+        probabilities = {e["name"]: float(e.get("confidence") or 0.0) for e in ranking if e["name"] != faq}
+        faq_probability = next((float(e.get("confidence") or 0.0) for e in ranking if e["name"] == faq), 0.0)
+        for entry in self._answer_ranking(message):
+            probabilities[entry["intent_response_key"]] = faq_probability * float(entry.get("confidence") or 0.0)
+        return probabilities
+
+    def _answer_ranking(self, message: Message) -> List[Dict[Text, Any]]:
+        selector = (message.get(RESPONSE_SELECTOR) or {}).get(self._config["retrieval_intent"]) or {}
+        return [e for e in selector.get("ranking") or [] if e.get("intent_response_key")]
+
+    def averaged(self, message: Message) -> List[Tuple[Text, float]]:
+        weight = self._config["weight"]
+        diet = self.classifier_probabilities(message)
+        meaning = self.embedding_probabilities(message)
+        if not meaning:
+            weight = 0.0
+        labels = set(diet) | set(meaning)
+        scores = {label: (1 - weight) * diet.get(label, 0.0) + weight * meaning.get(label, 0.0) for label in labels}
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if intent.get("name") is None or (message.get(TEXT) or "").startswith("/"):
+                continue
+            ranking = [(label, score) for label, score in self.averaged(message) if label not in CRISIS_INTENTS]
+            if not ranking:
+                continue
+            self._apply(message, ranking)
+            if intent["name"] in CRISIS_INTENTS:
+                # DIET's crisis reading stays first, for the crisis detector; if the detector
+                # finds no crisis it demotes it, and this vote's decision comes next.
+                decided = message.get(INTENT)
+                rest = [e for e in message.get(INTENT_RANKING_KEY)
+                        if e.get("name") not in CRISIS_INTENTS and e.get("name") != decided["name"]]
+                message.set(INTENT_RANKING_KEY, [intent, decided, *rest], add_to_output=True)
+                message.set(INTENT, intent, add_to_output=True)
+        return messages
+
+    def _apply(self, message: Message, ranking: List[Tuple[Text, float]]) -> None:
+        faq = self._config["retrieval_intent"]
+        prefix = f"{faq}/"
+        best, best_score = ranking[0]
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+
+        # Intent level: an FAQ topic counts for "faq"; the answer ranking within it.
+        intents: Dict[Text, float] = {}
+        for label, score in ranking:
+            name = faq if label.startswith(prefix) else label
+            intents[name] = intents.get(name, 0.0) + score
+        intent_ranking = [{"name": n, "confidence": c} for n, c in sorted(intents.items(), key=lambda i: -i[1])]
+        answers = [(label, score) for label, score in ranking if label.startswith(prefix)]
+        if answers:
+            self._set_answers(message, answers, intents.get(faq, 0.0))
+
+        unsure = best_score < self._config["threshold"] or best_score - runner_up < self._config["ambiguity_threshold"]
+        if unsure:
+            chosen = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": best_score}
+            intent_ranking = [chosen, *intent_ranking]
+        else:
+            chosen = {"name": faq if best.startswith(prefix) else best, "confidence": best_score}
+        message.set(INTENT, chosen, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
+
+    def _set_answers(self, message: Message, answers: List[Tuple[Text, float]], faq_mass: float) -> None:
+        """Re-ranks the FAQ answers by the averaged scores (confidence within "faq")."""
+        faq = self._config["retrieval_intent"]
+        selector = dict((message.get(RESPONSE_SELECTOR) or {}).get(faq) or {})
+        previous = selector.get("response") or {}
+        total = faq_mass or 1.0
+        top, top_score = answers[0]
+        selector["ranking"] = [
+            {"intent_response_key": label, "confidence": score / total} for label, score in answers
+        ]
+        selector["response"] = {
+            # The domain holds the answer text; the selector's own copy is kept when it agrees.
+            "responses": previous.get("responses") if previous.get("intent_response_key") == top else [],
+            "confidence": top_score / total,
+            "intent_response_key": top,
+            "utter_action": f"utter_{top}",
+        }
+        response_selector = dict(message.get(RESPONSE_SELECTOR) or {})
+        response_selector[faq] = selector
+        message.set(RESPONSE_SELECTOR, response_selector, add_to_output=True)

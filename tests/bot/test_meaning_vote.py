@@ -1,0 +1,141 @@
+"""The meaning vote: DIET + ResponseSelector averaged with a classifier on the embedding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.meaning_vote import MeaningVote
+from bot.nlu.sentence_embeddings import EMBEDDING_KEY
+
+LABELS = ["faq/session_length", "faq/side_effects", "greet"]
+# A 3-dimensional "embedding" whose axes mean one label each: the logistic regression's
+# probabilities are then known exactly (softmax of 4 * vector).
+COEF = np.eye(3, dtype=np.float32) * 4.0
+INTERCEPT = np.zeros(3, dtype=np.float32)
+CONFIG = {"weight": 0.5, "threshold": 0.4, "ambiguity_threshold": 0.2}
+
+
+@pytest.fixture
+def vote(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    return MeaningVote({**MeaningVote.get_default_config(), **CONFIG}, storage, Resource("vote"), LABELS, COEF, INTERCEPT)
+
+
+def parsed(text, faq, answers, other=None, embedding=None):
+    """A message as DIET and the ResponseSelector leave it."""
+    message = Message(data={"text": text})
+    ranking = [{"name": "faq", "confidence": faq}, *(other or [])]
+    message.set("intent", max(ranking, key=lambda e: e["confidence"]), add_to_output=True)
+    message.set("intent_ranking", ranking, add_to_output=True)
+    selector_ranking = [{"intent_response_key": key, "confidence": c} for key, c in answers]
+    message.set("response_selector", {"all_retrieval_intents": ["faq"], "faq": {
+        "response": {"responses": [{"text": "x"}], "confidence": answers[0][1],
+                     "intent_response_key": answers[0][0], "utter_action": f"utter_{answers[0][0]}"},
+        "ranking": selector_ranking}}, add_to_output=True)
+    if embedding is not None:
+        message.set(EMBEDDING_KEY, np.asarray(embedding, dtype=np.float32))
+    return message
+
+
+def answer_of(message):
+    return message.get("response_selector")["faq"]["response"]["intent_response_key"]
+
+
+def test_both_readings_agree_so_it_answers(vote):
+    message = parsed("how long is a session", 0.95, [("faq/session_length", 0.9), ("faq/side_effects", 0.1)],
+                     embedding=[1, 0, 0])
+    vote.process([message])
+    assert message.get("intent")["name"] == "faq"
+    assert answer_of(message) == "faq/session_length"
+    # 0.5 * 0.95 * 0.9 + 0.5 * softmax([4, 0, 0])[0]
+    expected = 0.5 * 0.855 + 0.5 * np.exp(4) / (np.exp(4) + 2)
+    assert message.get("intent")["confidence"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_meaning_corrects_an_unsure_answer_choice(vote):
+    # DIET is sure it is an FAQ but torn between answers; the embedding is clear.
+    message = parsed("how many wks do i gotta go", 0.99, [("faq/side_effects", 0.55), ("faq/session_length", 0.45)],
+                     embedding=[1, 0, 0])
+    vote.process([message])
+    assert message.get("intent")["name"] == "faq"
+    assert answer_of(message) == "faq/session_length"
+    assert message.get("response_selector")["faq"]["response"]["responses"] == []  # the domain has the text
+    assert message.get("response_selector")["faq"]["ranking"][0]["intent_response_key"] == "faq/session_length"
+
+
+def test_disagreement_asks_again_and_keeps_the_likeliest_answers(vote):
+    message = parsed("hmm", 0.99, [("faq/side_effects", 0.95), ("faq/session_length", 0.05)], embedding=[1, 0, 0])
+    vote.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    ranking = [e["intent_response_key"] for e in message.get("response_selector")["faq"]["ranking"]]
+    assert set(ranking[:2]) == {"faq/side_effects", "faq/session_length"}
+
+
+def test_a_low_average_asks_again(vote):
+    message = parsed("???", 0.3, [("faq/side_effects", 0.5), ("faq/session_length", 0.5)],
+                     other=[{"name": "greet", "confidence": 0.3}], embedding=[0, 0, 0])
+    vote.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+def test_other_intents_win_on_their_own(vote):
+    message = parsed("hello there", 0.02, [("faq/side_effects", 0.5), ("faq/session_length", 0.5)],
+                     other=[{"name": "greet", "confidence": 0.98}], embedding=[0, 0, 1])
+    vote.process([message])
+    assert message.get("intent")["name"] == "greet"
+
+
+@pytest.mark.parametrize("intent", ["crisis", "crisis_retracted"])
+def test_crisis_readings_stay_first_for_the_crisis_detector(vote, intent):
+    # If the detector finds no crisis it demotes the intent (bot/nlu/intents.py), and the
+    # next entry must be this vote's decision, not DIET's next guess at any confidence.
+    unsure = parsed("x", 0.04, [("faq/side_effects", 0.9), ("faq/session_length", 0.1)],
+                    other=[{"name": intent, "confidence": 0.96}], embedding=[0, 0, 0])
+    vote.process([unsure])
+    assert unsure.get("intent") == {"name": intent, "confidence": 0.96}
+    names = [e["name"] for e in unsure.get("intent_ranking")]
+    assert names[:2] == [intent, "nlu_fallback"]
+    assert names.count("nlu_fallback") == 1
+    clear = parsed("x", 0.3, [("faq/session_length", 0.9), ("faq/side_effects", 0.1)],
+                   other=[{"name": intent, "confidence": 0.7}], embedding=[1, 0, 0])
+    vote.process([clear])
+    assert [e["name"] for e in clear.get("intent_ranking")][:2] == [intent, "faq"]
+    assert answer_of(clear) == "faq/session_length"
+
+
+def test_without_trained_weights_diet_decides_alone(tmp_path):
+    untrained = MeaningVote({**MeaningVote.get_default_config(), **CONFIG}, LocalModelStorage(tmp_path), Resource("v"))
+    sure = parsed("how long is a session", 0.95, [("faq/session_length", 0.9), ("faq/side_effects", 0.1)],
+                  embedding=[1, 0, 0])
+    unsure = parsed("hmm", 0.9, [("faq/side_effects", 0.5), ("faq/session_length", 0.5)], embedding=[1, 0, 0])
+    untrained.process([sure, unsure])
+    assert answer_of(sure) == "faq/session_length" and sure.get("intent")["name"] == "faq"
+    assert unsure.get("intent")["name"] == "nlu_fallback"
+
+
+def test_trains_on_full_labels_and_loads_back(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("vote")
+    rng = np.random.default_rng(0)
+    examples = []
+    for label, axis in (("faq/session_length", 0), ("faq/side_effects", 1), ("greet", 2)):
+        for _ in range(10):
+            vector = np.zeros(3, dtype=np.float32)
+            vector[axis] = 1.0
+            data = {"text": f"example {label}", "intent": label.split("/")[0]}
+            if "/" in label:
+                data["intent_response_key"] = label
+            message = Message(data=data)
+            message.set(EMBEDDING_KEY, vector + rng.normal(0, 0.05, 3).astype(np.float32))
+            examples.append(message)
+    trained = MeaningVote.create(MeaningVote.get_default_config(), storage, resource, None)
+    trained.train(TrainingData(examples))
+    loaded = MeaningVote.load(MeaningVote.get_default_config(), storage, resource, None)
+    probabilities = loaded.embedding_probabilities(parsed("x", 1.0, [("faq/side_effects", 1.0)], embedding=[0, 1, 0]))
+    assert set(probabilities) == set(LABELS)
+    assert max(probabilities, key=probabilities.get) == "faq/side_effects"
