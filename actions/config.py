@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Text
+from zoneinfo import ZoneInfo
 
 from bot.safety_text import PROFESSIONAL_DEFAULT_RESPONSE, safety_texts
 
@@ -84,4 +87,73 @@ def load_clinic_contact(
         phone=_clean(environ.get("CLINIC_PHONE")),
         booking_url=_clean(environ.get("CLINIC_BOOKING_URL")),
         default_professional=professional_default(domain),
+    )
+
+
+# --- Reaching a person (bot/escalation tells the clinic; bot/staff is where they answer) ---
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(
+    r"^\s*(?P<first>[a-z]{3})(?:\s*-\s*(?P<last>[a-z]{3}))?\s+(?P<open>\d{1,2}:\d{2})\s*-\s*(?P<close>\d{1,2}:\d{2})\s*$"
+)
+
+
+@dataclass(frozen=True)
+class ClinicHours:
+    """When the clinic's staff answer the inbox, e.g. "Mon-Fri 09:00-17:00" in CLINIC_TIMEZONE."""
+
+    text: Text
+    days: frozenset
+    opens: dt.time
+    closes: dt.time
+    timezone: Text = "UTC"
+
+    @classmethod
+    def parse(cls, text: Text, timezone: Text = "UTC") -> ClinicHours:
+        match = _HOURS.match(text.lower())
+        if not match:
+            raise ValueError(f"CLINIC_HOURS must look like 'Mon-Fri 09:00-17:00', not {text!r}")
+        named = [match["first"], match["last"] or match["first"]]
+        if any(day not in WEEKDAYS for day in named):
+            raise ValueError(f"CLINIC_HOURS: unknown day in {text!r} (use Mon, Tue, ... Sun)")
+        first, last = (WEEKDAYS.index(day) for day in named)
+        days = frozenset(WEEKDAYS[(first + i) % 7] for i in range((last - first) % 7 + 1))
+        opens, closes = (dt.time.fromisoformat(match[k].zfill(5)) for k in ("open", "close"))
+        if opens >= closes:
+            raise ValueError(f"CLINIC_HOURS: the opening time must be before the closing time in {text!r}")
+        ZoneInfo(timezone)  # an unknown zone fails here, at start-up
+        return cls(text.strip(), days, opens, closes, timezone)
+
+    def open_at(self, moment: dt.datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return WEEKDAYS[local.weekday()] in self.days and self.opens <= local.time() < self.closes
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Whether asking for a person reaches someone, from the same variables the server uses."""
+
+    staff_notified: bool  # a notification channel and the staff inbox link are configured
+    hours: Optional[ClinicHours] = None
+    expected_wait: Optional[Text] = None  # e.g. "15 minutes"
+
+    def reachable_at(self, moment: dt.datetime) -> bool:
+        return self.staff_notified and (self.hours is None or self.hours.open_at(moment))
+
+    @property
+    def wait_phrase(self) -> Text:
+        return f"usually within {self.expected_wait}" if self.expected_wait else "as soon as one is free"
+
+
+def load_handoff_settings(environ: Mapping[Text, Text] = os.environ) -> HandoffSettings:
+    """STAFF_INBOX_URL plus a NOTIFY_* channel (bot/escalation/settings.py); CLINIC_HOURS,
+    CLINIC_TIMEZONE and HANDOFF_EXPECTED_WAIT. Invalid values raise ValueError."""
+    from bot.escalation.settings import NotificationSettings
+
+    notifications = NotificationSettings.from_env(environ)
+    hours_text = _clean(environ.get("CLINIC_HOURS"))
+    hours = ClinicHours.parse(hours_text, _clean(environ.get("CLINIC_TIMEZONE")) or "UTC") if hours_text else None
+    return HandoffSettings(
+        staff_notified=notifications.enabled and bool(notifications.staff_inbox_url),
+        hours=hours,
+        expected_wait=_clean(environ.get("HANDOFF_EXPECTED_WAIT")),
     )

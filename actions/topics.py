@@ -7,17 +7,20 @@ answers or fails to answer, each of these ends with a referral to a professional
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.config import load_clinic_contact
+from actions.config import load_clinic_contact, load_handoff_settings
 from actions.referral import refer_to_professional
 
 FAQ_RESPONSE_PREFIX = "utter_faq/"
 MAX_SUGGESTIONS = 3
+# The same command as the widget's own "Talk to a professional" button (bot/nlu/command_guard.py).
+TALK_TO_A_PERSON = {"title": "Talk to a professional", "payload": "/talk_to_human"}
 
 
 def topic_button(domain: DomainDict, intent_response_key: Text) -> Optional[Dict[Text, Text]]:
@@ -106,7 +109,9 @@ class ActionOfferTopics(Action):
     ) -> List[Dict[Text, Any]]:
         buttons = likeliest_topics(tracker, domain)
         if previous_bot_action(tracker) == self.name() or not buttons:
-            dispatcher.utter_message(response="utter_no_information")
+            # Two misses in a row: offer a person, when one can answer here.
+            offer = [TALK_TO_A_PERSON] if load_handoff_settings().reachable_at(dt.datetime.now(dt.timezone.utc)) else []
+            dispatcher.utter_message(response="utter_no_information", buttons=offer)
             return refer_to_professional(dispatcher, tracker, load_clinic_contact())
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return refer_to_professional(dispatcher, tracker, load_clinic_contact())

@@ -15,6 +15,7 @@ from typing import List
 
 from bot.origins import ENV_VAR, InvalidOrigin, allowed_origins, parse_origins
 from bot.resilience import install_remote_action_fallback
+from bot.takeover import install_crisis_during_takeover
 
 
 def with_allowed_origins(args: List[str]) -> List[str]:
@@ -41,6 +42,7 @@ def with_allowed_origins(args: List[str]) -> List[str]:
 
 def main() -> None:
     install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "10")))
+    install_crisis_during_takeover()
     try:
         args = with_allowed_origins(sys.argv[1:])
     except InvalidOrigin as error:

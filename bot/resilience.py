@@ -15,7 +15,7 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
-from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.core.events import Event
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ async def offline_events(action_name: Text, output_channel: Any, nlg: Any, track
     events: List[Event] = []
     for name in names:
         events += await ActionBotResponse(name, silent_fail=True).run(output_channel, nlg, tracker, domain)
-    if action_name == "action_handoff_to_human":
-        events.append(SlotSet("handoff_requested", True))
+    # handoff_requested stays unset: utter_handoff_offline says no one can be reached here.
     return events
 
 

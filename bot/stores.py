@@ -209,13 +209,13 @@ class EnvironmentTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         if not self._use_core:
             return await super().save(tracker)
-        await self.stream_events(tracker)
         with self.engine.begin() as connection:
             stored = connection.execute(
                 self._statements["count_latest_session"], {"sender_id": tracker.sender_id}
             ).scalar_one()
             rows: List[Dict[Text, Any]] = []
-            for event in itertools.islice(tracker.events, stored, len(tracker.events)):
+            new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+            for event in new_events:
                 data = event.as_dict()
                 rows.append(
                     {
@@ -230,6 +230,15 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             if rows:
                 connection.execute(self._statements["insert"], rows)
         self._keep(tracker)
+        self._publish(tracker.sender_id, new_events)
+
+    def _publish(self, sender_id: Text, events: List[Any]) -> None:
+        """Hands the events just stored to the event broker (bot/escalation/broker.py), as
+        Rasa's own stream_events does, without reading the conversation back to diff it."""
+        if self.event_broker is None:
+            return
+        for event in events:
+            self.event_broker.publish({"sender_id": sender_id, **event.as_dict()})
 
     def _keep(self, tracker: DialogueStateTracker) -> None:
         """Keeps a saved tracker for its next message, if it is what a read would return.

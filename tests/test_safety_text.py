@@ -103,7 +103,7 @@ def test_crisis_reply_puts_a_phone_number_first_and_stays_calm(domain, case):
 @pytest.mark.parametrize(
     "response",
     ["utter_referral_first", "utter_referral_reminder_1", "utter_referral_reminder_2", "utter_referral_reminder_3",
-     "utter_referral_offline", "utter_referral_short", "utter_handoff", "utter_handoff_offline"],
+     "utter_referral_offline", "utter_referral_short", "utter_handoff", "utter_handoff_closed", "utter_handoff_offline"],
 )
 def test_referrals_name_a_professional(domain, response):
     text = domain["responses"][response][0]["text"]

@@ -45,7 +45,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.inbound import clean_text
 from bot.channels.rest import technical_problem_messages
-from bot.channels.text import as_plain_text, secrets_match, split_text, utf16_len
+from bot.channels.text import WIDGET_ONLY_KEYS, as_plain_text, secrets_match, split_text, utf16_len
 from bot.safety_text import safety_texts
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,12 @@ class TelegramBotOutput(TelegramOutput):
     def __init__(self, access_token: str | None, server: TelegramAPIServer = TELEGRAM_PRODUCTION) -> None:
         # TelegramOutput.__init__ cannot pass a server; call aiogram's Bot directly.
         Bot.__init__(self, access_token, server=server)
+
+    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
+        # Signals meant for the website widget ({"handoff": "waiting"}) mean nothing here.
+        if set(json_message) <= WIDGET_ONLY_KEYS:
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in split_text(text, MAX_MESSAGE_LENGTH, utf16_len):

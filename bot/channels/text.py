@@ -13,6 +13,10 @@ from typing import Callable, List, Pattern, Sequence, Tuple, Union
 
 Measure = Callable[[str], int]
 
+# Custom payloads for the website widget only (the "handoff" signal of utter_handoff_connected):
+# platforms that show text skip them.
+WIDGET_ONLY_KEYS = frozenset({"handoff"})
+
 # (how to cut, how to glue the pieces back together), largest boundary first.
 _BOUNDARIES: Sequence[Tuple[Union[str, Pattern[str]], str]] = (
     (re.compile(r"\n[ \t]*\n\s*"), "\n\n"),

@@ -56,7 +56,7 @@ from twilio.rest import Client
 
 from bot.channels.inbound import clean_text
 from bot.channels.rest import technical_problem_messages
-from bot.channels.text import as_plain_text, split_text
+from bot.channels.text import WIDGET_ONLY_KEYS, as_plain_text, split_text
 from bot.nlu.locale import region_of
 from bot.safety_text import safety_texts
 
@@ -279,6 +279,12 @@ class TwilioMessagingOutput(TwilioOutput):
             self._turn.setdefault(recipient_id, []).append(message)
         else:
             await self.send_text_parts(recipient_id, turn_text([message]))
+
+    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
+        # Signals meant for the website widget ({"handoff": "waiting"}) mean nothing here.
+        if set(json_message) <= WIDGET_ONLY_KEYS:
+            return
+        await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._queue(recipient_id, {"text": text, "utter_action": kwargs.get("utter_action")})

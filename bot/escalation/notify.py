@@ -138,7 +138,7 @@ class Message:
 def conversation_link(escalation: Escalation, settings: NotificationSettings) -> str:
     if not settings.staff_inbox_url:
         raise ValueError("STAFF_INBOX_URL is not set: a notification needs a link.")
-    return f"{settings.staff_inbox_url}/inbox/conversations/{quote(escalation.conversation_ref, safe='')}"
+    return f"{settings.staff_inbox_url}/conversations/{quote(escalation.conversation_ref, safe='')}"
 
 
 def message_for(escalation: Escalation, settings: NotificationSettings) -> Message:

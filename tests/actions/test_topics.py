@@ -44,7 +44,7 @@ def responses(dispatcher):
 
 @pytest.fixture
 def no_clinic(monkeypatch):
-    for name in ("CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL"):
+    for name in ("CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL", "NOTIFY_WEBHOOK_URL", "NOTIFY_SMTP_HOST", "STAFF_INBOX_URL", "CLINIC_HOURS"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -148,3 +148,15 @@ async def test_unclear_question_with_no_likely_topic_admits_it_at_once(dispatche
 )
 def test_previous_bot_action(tracker_builder, events, expected):
     assert previous_bot_action(tracker_builder(events=events)) == expected
+
+
+async def test_second_miss_offers_a_person_only_when_one_can_answer(dispatcher, tracker_builder, domain, no_clinic, monkeypatch):
+    tracker = tracker_builder(latest_message=fallback_message(faq_topics(domain)[:3]), events=SECOND_MISS_EVENTS)
+    await ActionOfferTopics().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["buttons"] == []  # nobody to answer: no button that promises one
+    dispatcher.messages.clear()
+    monkeypatch.setenv("NOTIFY_WEBHOOK_URL", "https://hooks.example.org/clinic")
+    monkeypatch.setenv("STAFF_INBOX_URL", "https://assistant.example.org/staff")
+    await ActionOfferTopics().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_no_information", "utter_referral_first"]
+    assert dispatcher.messages[0]["buttons"] == [{"title": "Talk to a professional", "payload": "/talk_to_human"}]

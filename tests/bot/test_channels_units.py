@@ -550,3 +550,26 @@ def test_sender_country_becomes_the_locale_for_crisis_lines(fields, locale):
     form = tw.FormParams(fields)
     assert tw.sender_locale(form) == locale
     assert tw.TwilioChannel.metadata_of(form).get("locale") == locale
+
+
+# --- Widget-only signals --------------------------------------------------------------
+
+
+async def test_messaging_platforms_skip_the_widgets_handoff_signal():
+    telegram = tg.TelegramBotOutput(TOKEN)
+    telegram.send_message = sent = SentMessages()
+    await telegram.send_custom_json("42", {"handoff": "waiting"})
+    await telegram.send_custom_json("42", {"text": "a real custom message"})
+    assert [m["text"] for m in sent] == ["a real custom message"]
+
+    twilio = tw.TwilioMessagingOutput(TWILIO_SETTINGS)
+    calls = []
+
+    async def record(message_data):
+        calls.append(message_data)
+
+    twilio._send_message = record
+    await twilio.send_custom_json("+15557654321", {"handoff": "waiting"})
+    assert calls == []
+    await twilio.send_custom_json("+15557654321", {"media_url": "https://example.org/x.png"})
+    assert len(calls) == 1

@@ -104,9 +104,13 @@ async def test_a_calm_mention_of_past_crisis_keeps_the_crisis_line_when_offline(
         rasa_domain, ["utter_referral_offline", "utter_crisis_reminder"])
 
 
-async def test_handoff_is_still_flagged(down_action_server, rasa_domain):
+async def test_handoff_offline_promises_no_follow_up(down_action_server, rasa_domain):
+    # Without the action server no one is told, so the conversation is not flagged for staff
+    # and the reply says so (no "someone will get back to you").
     events = await run_action("action_handoff_to_human", down_action_server, rasa_domain)
-    assert SlotSet("handoff_requested", True) in events
+    assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(rasa_domain, ["utter_handoff_offline"])
+    assert not any(isinstance(e, SlotSet) and e.key == "handoff_requested" for e in events)
+    assert "noted" not in events[0].text
 
 
 def test_installing_twice_wraps_once():

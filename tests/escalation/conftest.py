@@ -35,7 +35,7 @@ from bot.escalation import Escalation, NotificationSettings
 
 PLANTED_TEXT = "I cannot go on anymore PLANTED-c4f1e9"
 PLANTED_SENDER = "+15550001234"
-STAFF_INBOX = "https://staff.example-clinic.org"
+STAFF_INBOX = "https://assistant.example-clinic.org/staff"
 WEBHOOK_SECRET = "test-secret-0123456789"
 FAST = {"base_delay": 0.01, "max_delay": 0.2, "timeout": 3.0}
 

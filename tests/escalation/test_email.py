@@ -51,7 +51,7 @@ async def test_mail_arrives_without_auth_or_tls(smtp_server: SmtpServer) -> None
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["Importance"] is None
     body = mail.get_content()
-    link = f"{STAFF_INBOX}/inbox/conversations/{escalation.conversation_ref}"
+    link = f"{STAFF_INBOX}/conversations/{escalation.conversation_ref}"
     assert f"Open the conversation: {link}" in body
     assert "Someone using the assistant on the website asked to talk with a person." in body
     assert "2024-05-01T12:34:56Z" in body

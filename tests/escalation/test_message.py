@@ -25,7 +25,7 @@ SETTINGS = settings_for(NOTIFY_WEBHOOK_URL="https://hooks.example.org/in")
 def test_asked_for_person_in_plain_words_with_the_link() -> None:
     escalation = escalation_from(caller_conversation(), "asked_for_person")
     message = message_for(escalation, SETTINGS)
-    link = f"{STAFF_INBOX}/inbox/conversations/{escalation.conversation_ref}"
+    link = f"{STAFF_INBOX}/conversations/{escalation.conversation_ref}"
     assert message.link == link
     assert message.text.startswith(
         "Someone using the assistant on the website asked to talk with a person.\n"

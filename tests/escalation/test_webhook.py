@@ -37,7 +37,7 @@ async def test_signed_json_with_text_and_link(webhook_receiver: ReceiverFactory)
     assert receiver.rejected_signatures == 0
     assert len(receiver.attempt_times) == 1
     (payload,) = receiver.delivered
-    link = f"{STAFF_INBOX}/inbox/conversations/{escalation.conversation_ref}"
+    link = f"{STAFF_INBOX}/conversations/{escalation.conversation_ref}"
     assert payload["text"].startswith("URGENT: Someone using the assistant on Telegram may be in crisis.")
     assert f"Open the conversation: {link}" in payload["text"]
     assert payload["escalation"] == {
