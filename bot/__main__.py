@@ -1,4 +1,4 @@
-"""Command line: `python -m bot train` or `python -m bot run`."""
+"""Command line: `python -m bot train`, `python -m bot run`, or `python -m bot staff add|list`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 
 from bot.servers import AssistantServers
+from bot.staff import cli as staff_cli
 from bot.training import ensure_model
 
 
@@ -59,14 +60,17 @@ The TMS assistant is running on {url}  (press Ctrl-C to stop)
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("train", help="train the model if config or data changed")
     run_parser = commands.add_parser("run", help="train if needed, then start both servers")
     run_parser.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run_parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
-    args = parser.parse_args()
+    staff_cli.add_parser(commands)
+    args = parser.parse_args(argv)
+    if args.command == "staff":
+        return staff_cli.run(args)
     if args.command == "train":
         ensure_model()
         return 0

@@ -70,9 +70,9 @@ def test_corpus_files_are_one_per_family():
     assert sorted(p.stem for p in CRISIS_EVAL_DIR.glob("*.yml")) == sorted(f.name for f in FAMILIES)
 
 
-MIN_RECALL = 0.95  # overall, crisis families (measured 96.7%)
-MIN_FAMILY_RECALL = 0.75  # the weakest family (plans and means, measured 80.0%)
-MAX_FALSE_ALARMS = 0.08  # overall, look-alike families (measured 6.7%)
+MIN_RECALL = 0.97  # overall, crisis families (measured 98.0%)
+MIN_FAMILY_RECALL = 0.9  # the weakest families (plans and means, farewells: measured 93.3%)
+MAX_FALSE_ALARMS = 0.075  # overall, look-alike families (measured 6.7%)
 
 
 @pytest.mark.slow

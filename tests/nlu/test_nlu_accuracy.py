@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 TEST_FILE = PROJECT_ROOT / "tests" / "nlu" / "test_messages.yml"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 MIN_ACCURACY = 0.95
-MIN_OVERALL_ACCURACY = 0.93
+MIN_OVERALL_ACCURACY = 0.94  # measured 95.0%
 NEW_TOPICS = {"faq/consistency", "faq/adjunct_or_alternative", "faq/qualified_provider"}
 
 
