@@ -28,6 +28,10 @@ from bot.staff.store import Handoff, StaffReply
 logger = logging.getLogger(__name__)
 
 RESOLVED_RESPONSES = ("utter_staff_resolved", "utter_crisis_reminder")
+TIMEOUT_RESPONSES = ("utter_handoff_timeout", "utter_crisis_reminder")
+# Recorded as who closed a handoff nobody claimed in time (not a valid staff username).
+TIMED_OUT = "(nobody in time)"
+DEFAULT_CLAIM_TIMEOUT_MINUTES = 30.0
 
 
 class DeliveryFailed(RuntimeError):
@@ -101,9 +105,47 @@ class RasaTakeover:
 
     async def on_resolve(self, handoff: Handoff) -> None:
         await self._append(handoff.sender_id, ConversationResumed())
+        await self._say(handoff, RESOLVED_RESPONSES)
+
+    async def on_timeout(self, handoff: Handoff) -> None:
+        """Nobody claimed it in time: the person is told (the assistant never stopped)."""
+        await self._say(handoff, TIMEOUT_RESPONSES)
+
+    async def _say(self, handoff: Handoff, responses: Any) -> None:
+        """Domain responses, recorded in the conversation and sent on a messaging platform
+        (the widget shows the closing text from /staff/api/updates)."""
         agent = self._agent
         output = self._outputs(handoff.channel) or CollectingOutputChannel()
         async with agent.lock_store.lock(handoff.sender_id):
-            for response in RESOLVED_RESPONSES:
+            # Then listen, as after any turn: the rules expect the next message after it.
+            for response in (*responses, "action_listen"):
                 await agent.execute_action(handoff.sender_id, response, output, None, None)
+
+
+def claim_timeout_seconds(environ: Any) -> float:
+    """HANDOFF_CLAIM_TIMEOUT_MINUTES (default 30): how long a person waits for a professional."""
+    value = (environ.get("HANDOFF_CLAIM_TIMEOUT_MINUTES") or "").strip()
+    minutes = float(value) if value else DEFAULT_CLAIM_TIMEOUT_MINUTES
+    if not 0 < minutes <= 24 * 60:
+        raise ValueError("HANDOFF_CLAIM_TIMEOUT_MINUTES must be between 0 and 1440")
+    return minutes * 60
+
+
+async def close_unclaimed(handoffs: Any, takeover: RasaTakeover, timeout_seconds: float) -> int:
+    """Closes requests for a person that nobody claimed in time and tells those people.
+
+    Only requests the person made (crisis alerts open entries too, but promised nothing).
+    The close is a conditional update, so with several instances only one tells the person.
+    """
+    told = 0
+    for handoff in handoffs.unclaimed_older_than(timeout_seconds):
+        if handoff.reason != "asked_for_person" or not handoffs.resolve(handoff.ref, TIMED_OUT):
+            continue
+        handoffs.audit(None, "timed_out", handoff.ref)
+        try:
+            await takeover.on_timeout(handoff)
+            told += 1
+        except Exception as error:  # noqa: BLE001 - the next entry must still be handled
+            logger.error("Telling handoff %s it timed out failed: %s", handoff.ref, type(error).__name__)
+    return told
 

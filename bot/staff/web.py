@@ -96,12 +96,13 @@ NOTICES = {
 # browser holds. Telegram chat ids and phone numbers are guessable and never accepted here.
 WIDGET_SENDER = re.compile(r"^web-[a-z0-9]{16,64}$")
 RESOLVED_RESPONSE = "utter_staff_resolved"
+TIMEOUT_RESPONSE = "utter_handoff_timeout"
 
 
-def closing_text(request: Request) -> Optional[str]:
-    """The domain's utter_staff_resolved, which the widget shows when a professional resolves."""
+def closing_text(request: Request, response_name: str) -> Optional[str]:
+    """The domain text the widget shows when the handoff ends (resolved, or nobody in time)."""
     domain = getattr(getattr(request.app.ctx, "agent", None), "domain", None)
-    variations = (getattr(domain, "responses", None) or {}).get(RESOLVED_RESPONSE) or []
+    variations = (getattr(domain, "responses", None) or {}).get(response_name) or []
     return next((v["text"] for v in variations if isinstance(v, dict) and v.get("text")), None)
 
 
@@ -201,8 +202,24 @@ class StaffInboxChannel(InputChannel):
             async def bind_takeover(app: Any, _loop: Any) -> None:
                 bind(app)
 
+            async def watch_unclaimed(app: Any, _loop: Any) -> None:
+                app.ctx.staff_timeouts = asyncio.get_running_loop().create_task(self.close_unclaimed_forever())
+
             inbox.listener("before_server_start")(bind_takeover)
+            inbox.listener("after_server_start")(watch_unclaimed)
         return inbox
+
+    async def close_unclaimed_forever(self) -> None:
+        """Every so often, tells people whose request nobody claimed in time (bot/staff/live.py)."""
+        from bot.staff.live import claim_timeout_seconds, close_unclaimed
+
+        timeout = claim_timeout_seconds(self.environ)
+        while True:
+            await asyncio.sleep(min(60.0, timeout / 4))
+            try:
+                await close_unclaimed(self.stores().handoffs, self._takeover, timeout)
+            except Exception as error:  # noqa: BLE001 - a database hiccup must not end the watch
+                logger.error("Closing unclaimed handoffs failed: %s", type(error).__name__)
 
     # Login and logout --------------------------------------------------------------------
 
@@ -514,7 +531,10 @@ class StaffInboxChannel(InputChannel):
             "replies": [{"id": r.id, "name": r.display_name, "text": r.text} for r in replies],
         }
         if handoff.status == "resolved":
-            body["closing"] = closing_text(request)
+            from bot.staff.live import TIMED_OUT
+
+            timed_out = handoff.claimed_by == TIMED_OUT
+            body["closing"] = closing_text(request, TIMEOUT_RESPONSE if timed_out else RESOLVED_RESPONSE)
         return response.json(body, headers={"Cache-Control": "no-store"})
 
     # Helpers -----------------------------------------------------------------------------

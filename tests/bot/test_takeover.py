@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 from rasa.core.processor import MessageProcessor
-from rasa.shared.core.events import ActionExecuted, ConversationPaused, ConversationResumed, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ConversationPaused,
+    ConversationResumed,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.takeover import install_crisis_during_takeover
