@@ -92,9 +92,9 @@ NOTICES = {
 }
 
 
-# Only the website widget's ids ("web-" + 128 random bits): they are secrets only that
+# Only the website widget's ids ("web-" + 128 random bits, a UUID in older widgets): they are secrets only that
 # browser holds. Telegram chat ids and phone numbers are guessable and never accepted here.
-WIDGET_SENDER = re.compile(r"^web-[a-z0-9]{16,64}$")
+WIDGET_SENDER = re.compile(r"^web-[a-z0-9-]{16,64}$")
 RESOLVED_RESPONSE = "utter_staff_resolved"
 TIMEOUT_RESPONSE = "utter_handoff_timeout"
 

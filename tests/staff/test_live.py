@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.staff.live import TIMED_OUT, claim_timeout_seconds, close_unclaimed, platform_output, staff_label
+from bot.staff.live import (
+    TIMED_OUT,
+    claim_timeout_seconds,
+    close_unclaimed,
+    platform_output,
+    staff_label,
+)
 from bot.staff.store import StaffReply
 
 

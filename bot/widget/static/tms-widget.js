@@ -14,9 +14,10 @@
     server: '', title: 'TMS questions', launcherText: 'Questions about TMS?',
     primaryColor: '#1d5b79', initialPayload: '/greet', locale: '', userId: '',
     professionalMessage: 'I want to talk to a professional', professionalPayload: '/talk_to_human',
-    storageKey: 'tms-widget', timeoutMs: 30000, cssUrl: ''
+    storageKey: 'tms-widget', timeoutMs: 30000, cssUrl: '', staffPollMs: 4000
   };
   var MAX_HISTORY = 100;
+  var STAFF_POLL_MIN_MS = 100, STAFF_RETRY_MAX_MS = 60000, STAFF_NAME_MAX = 80;
   // The crisis link's text and number come from the server (domain.yml's utter_crisis_link):
   // GET /widget/crisis-link?locale=... gives the visitor's region's line, the same one the
   // crisis reply names. The server writes its default link in here when it sends this file;
@@ -111,6 +112,68 @@
     }, []);
   }
 
+  // ---- a clinic professional's replies (the staff inbox) ----
+  // A REST reply item {custom: {handoff: 'waiting'}} means the clinic's staff can answer:
+  // the widget then fetches their replies (GET /staff/api/updates) until the handoff ends.
+  function handoffSignal(data) {
+    if (!Array.isArray(data)) return null;
+    return data.reduce(function (found, m) {
+      var c = m && typeof m === 'object' ? m.custom : null;
+      var value = c && typeof c === 'object' ? c.handoff : null;
+      return value === 'waiting' || value === 'claimed' ? value : found;
+    }, null);
+  }
+
+  // Starts (or keeps) fetching replies; the last reply id seen is kept across handoffs.
+  function startHandoff(state) {
+    var after = state.staff && state.staff.after > 0 ? state.staff.after : 0;
+    state.staff = { active: true, after: after };
+    return state.staff;
+  }
+
+  function staffLabel(name) { return name ? name + ' \u00b7 clinic team' : 'Clinic team'; }
+  function staffAnnouncement(m) { return (m.name ? m.name + ', clinic team: ' : 'Clinic team: ') + m.text; }
+
+  // One answer of /staff/api/updates into the state: new replies (by id, each once) go to the
+  // history, `resolved` adds the closing text and ends the handoff, `none` ends it too.
+  // Returns {added: [history items], closing: item or null, stopped} or null if malformed.
+  function mergeStaffUpdate(state, data) {
+    if (!data || typeof data !== 'object' || Array.isArray(data) || typeof data.status !== 'string') return null;
+    var staff = state.staff || startHandoff(state);
+    var seen = {};
+    state.history.forEach(function (m) { if (m && m.from === 'staff' && m.id != null) seen[m.id] = true; });
+    var added = (Array.isArray(data.replies) ? data.replies : []).filter(function (r) {
+      return r && typeof r === 'object' && typeof r.id === 'number' && r.id > 0 && r.id % 1 === 0 &&
+        typeof r.text === 'string' && r.text.trim();
+    }).sort(function (a, b) { return a.id - b.id; }).reduce(function (out, r) {
+      if (r.id > staff.after && !seen[r.id]) {
+        seen[r.id] = true;
+        var name = typeof r.name === 'string' ? r.name.trim().slice(0, STAFF_NAME_MAX) : '';
+        out.push({ from: 'staff', id: r.id, name: name, text: r.text });
+      }
+      staff.after = Math.max(staff.after, r.id);
+      return out;
+    }, []);
+    state.history = state.history.concat(added);
+    var closing = null, stopped = data.status === 'resolved' || data.status === 'none';
+    if (data.status === 'resolved' && typeof data.closing === 'string' && data.closing.trim()) {
+      closing = { from: 'bot', text: data.closing, buttons: [] };
+      state.history.push(closing);
+    }
+    if (stopped) staff.active = false;
+    return { added: added, closing: closing, stopped: stopped };
+  }
+
+  // After n failures in a row: base, 2 x base, 4 x base ... at most 60 s.
+  function staffRetryDelay(failures, base) {
+    return Math.min(STAFF_RETRY_MAX_MS, base * Math.pow(2, Math.max(0, failures - 1)));
+  }
+
+  function staffUpdatesUrl(cfg, senderId, after) {
+    return cfg.server + '/staff/api/updates?sender=' + encodeURIComponent(senderId) +
+      '&after=' + encodeURIComponent(String(after || 0));
+  }
+
   // ---- storage: sender id + history survive reloads and browser restarts ----
   function memoryStorage() {
     var data = {};
@@ -142,13 +205,16 @@
 
   function newId() {
     var c = win && win.crypto;
-    if (c && c.randomUUID) return 'web-' + c.randomUUID();  // secure contexts (https, localhost)
+    // 'web-' + 32 hex digits: the staff inbox only accepts web-[a-z0-9]{16,64} as the widget's id.
+    if (c && c.randomUUID) return 'web-' + c.randomUUID().replace(/-/g, '');  // secure contexts (https, localhost)
     if (c && c.getRandomValues) {
       return 'web-' + Array.prototype.map.call(c.getRandomValues(new Uint8Array(16)), function (b) {
         return (b + 256).toString(16).slice(1);
       }).join('');
     }
-    return 'web-' + Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+    var id = Date.now().toString(36);
+    while (id.length < 24) id += Math.random().toString(36).slice(2);
+    return 'web-' + id.slice(0, 32);
   }
 
   // ---- conversation: one request at a time; a failed item waits in `unsent` for retry ----
@@ -166,14 +232,15 @@
       return Promise.resolve().then(function () {
         return o.post({ sender: state.senderId, message: item.message, metadata: o.metadata ? o.metadata() : {} });
       }).then(function (data) {
-        var replies = normalizeReplies(data);
+        var replies = normalizeReplies(data), handoff = handoffSignal(data);
         busy = false;
         state.unsent = null;
         if (item.display) state.history.push({ from: 'user', text: item.display });
         if (item.initial) state.greeted = true;
         state.history = state.history.concat(replies);
+        if (handoff) startHandoff(state);
         o.store.save(state);
-        emit('sent', { item: item, replies: replies });
+        emit('sent', { item: item, replies: replies, handoff: handoff });
         return true;
       }, function (error) {
         busy = false;
@@ -226,6 +293,7 @@
     if (!c.cssUrl) c.cssUrl = src ? new URL('tms-widget.css', src).href : c.server + '/widget/tms-widget.css';
     c.primaryColor = normalizeColor(c.primaryColor) || DEFAULTS.primaryColor;
     c.timeoutMs = Number(c.timeoutMs) || DEFAULTS.timeoutMs;
+    c.staffPollMs = Math.max(STAFF_POLL_MIN_MS, Number(c.staffPollMs) || DEFAULTS.staffPollMs);
     return c;
   }
 
@@ -243,7 +311,7 @@
     var timer = ctl && setTimeout(function () { ctl.abort(); }, timeoutMs);
     return fetch(url, { credentials: 'omit', signal: ctl ? ctl.signal : undefined }).then(function (r) {
       clearTimeout(timer);
-      if (!r.ok) throw new Error('HTTP ' + r.status);
+      if (!r.ok) { var e = new Error('HTTP ' + r.status); e.status = r.status; throw e; }
       return r.json();
     }, function (e) { clearTimeout(timer); throw e; });
   }
@@ -340,8 +408,10 @@
           removeQuickReplies();
           ev.replies.forEach(function (m) { addBubble(m); });
           addQuickReplies(ev.replies);
-          live.textContent = ev.replies.map(function (m) { return m.text; }).join(' ');
+          // While a professional has the conversation the reply may be empty: nothing to say.
+          if (ev.replies.length) live.textContent = ev.replies.map(function (m) { return m.text; }).join(' ');
           scroll();
+          if (ev.handoff) pollStaffSoon(cfg.staffPollMs);
         } else if (type === 'failed') {
           if (typing.parentNode) log.removeChild(typing);
           if (pending) log.removeChild(pending);
@@ -359,14 +429,67 @@
     });
 
     function scroll() { log.scrollTop = log.scrollHeight; }
+    // Messages go above the typing dots (a professional may write while the assistant answers).
+    function appendToLog(node) { log.insertBefore(node, typing.parentNode === log ? typing : null); }
 
     function addBubble(m, isPending) {
+      if (m.from === 'staff') return addStaffBubble(m);
       var bot = m.from === 'bot';
       var bubble = h('div', 'tms-msg ' + (bot ? 'tms-bot' : 'tms-user') + (isPending ? ' tms-pending' : ''));
       bubble.appendChild(h('span', 'tms-sr', null, bot ? 'Assistant: ' : 'You: '));
       bubble.appendChild(renderText(doc, m.text, !bot));
-      log.appendChild(bubble);
+      appendToLog(bubble);
       return bubble;
+    }
+
+    // A professional's reply: their name and "clinic team" on a line of its own, then the
+    // text as plain as the person's own (no links or formatting from it).
+    function addStaffBubble(m) {
+      var bubble = h('div', 'tms-msg tms-staff');
+      bubble.appendChild(h('span', 'tms-staff-name', null, staffLabel(m.name)));
+      bubble.appendChild(h('span', 'tms-sr', null, ': '));
+      bubble.appendChild(renderText(doc, m.text, true));
+      appendToLog(bubble);
+      return bubble;
+    }
+
+    // ---- the professional's replies: fetched while a handoff is active ----
+    var staffTimer = null, staffBusy = false, staffFailures = 0;
+    function staffActive() { return !!(conv.state.staff && conv.state.staff.active); }
+    function pollStaffSoon(delay) {
+      if (staffTimer) clearTimeout(staffTimer);
+      staffTimer = setTimeout(pollStaff, delay);
+    }
+    function pollStaff() {
+      staffTimer = null;
+      if (!staffActive() || staffBusy) return;
+      staffBusy = true;
+      getJson(staffUpdatesUrl(cfg, conv.state.senderId, conv.state.staff.after), cfg.timeoutMs).then(function (data) {
+        staffBusy = false;
+        var result = mergeStaffUpdate(conv.state, data);
+        if (!result) throw new Error('unexpected answer');
+        staffFailures = 0;
+        conv.save();
+        showStaffUpdate(result);
+        if (staffActive()) pollStaffSoon(cfg.staffPollMs);
+      }).then(null, function (e) {
+        staffBusy = false;
+        if (e && e.status === 404) {  // no staff inbox on this server: stop quietly
+          conv.state.staff.active = false;
+          conv.save();
+          return;
+        }
+        staffFailures += 1;
+        if (staffActive()) pollStaffSoon(staffRetryDelay(staffFailures, cfg.staffPollMs));
+      });
+    }
+    function showStaffUpdate(result) {
+      var shown = result.added.concat(result.closing ? [result.closing] : []);
+      if (!shown.length) return;
+      shown.forEach(function (m) { addBubble(m); });
+      live.textContent = shown.map(function (m) { return m.from === 'staff' ? staffAnnouncement(m) : m.text; }).join(' ');
+      if (result.added.length && panel.hidden) launcher.textContent = 'New reply from the clinic team';
+      scroll();
     }
 
     function removeQuickReplies() {
@@ -451,6 +574,7 @@
     }
     doc.body.appendChild(root);
     if (conv.state.open) setOpen(true, false);
+    if (staffActive()) pollStaffSoon(0);  // a reload during a handoff: catch up at once
 
     // The crisis link: the visitor's region's from the server, else the default written into
     // this file by the server. Decided once, so the link never changes from one line to another.
@@ -511,7 +635,9 @@
       createConversation: createConversation, newId: newId, normalizeColor: normalizeColor,
       contrast: contrast, textColorOn: textColorOn, readConfig: readConfig,
       crisisLinkFrom: crisisLinkFrom, crisisLinkDefault: CRISIS_LINK_DEFAULT, localeOf: localeOf,
-      crisisLinkUrl: crisisLinkUrl
+      crisisLinkUrl: crisisLinkUrl, handoffSignal: handoffSignal, startHandoff: startHandoff,
+      mergeStaffUpdate: mergeStaffUpdate, staffRetryDelay: staffRetryDelay, staffUpdatesUrl: staffUpdatesUrl,
+      staffLabel: staffLabel, staffAnnouncement: staffAnnouncement
     }
   };
   return api;
