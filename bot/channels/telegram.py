@@ -57,7 +57,9 @@ LONG_PAYLOAD_PREFIX = "q:"
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # Telegram commands mapped to what a person would type.
-COMMANDS = {"start": "hello", "help": "what can I ask?", "topics": "what can I ask?"}
+# /human is the same command as the widget's "Talk to a professional" button (allowed by
+# bot/nlu/command_guard.py), so it never depends on the language model.
+COMMANDS = {"start": "hello", "help": "what can I ask?", "topics": "what can I ask?", "human": "/talk_to_human"}
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,8 @@ _http_logger = logging.getLogger(f"{__name__}.http")
 _http_logger.setLevel(logging.WARNING)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# A text of just one of these asks for a person (documented in docs/messaging.md).
+HUMAN_KEYWORDS = frozenset({"HUMAN", "PERSON", "AGENT"})
 MAX_MESSAGE_LENGTH = 1600  # Twilio's maximum Body length, for SMS and for WhatsApp.
 WHATSAPP_PREFIX = "whatsapp:"
 OPTIONS_MAX_AGE = 60 * 60  # seconds a numbered menu stays answerable by number
@@ -384,6 +386,8 @@ class TwilioChannel(TwilioInput):
         """The text to hand to Rasa: a chosen option's payload, a WhatsApp button payload, or the body."""
         text = form.first("ButtonPayload") or form.first("Body") or ""
         text = clean_text(text.replace("¡", "@"))  # some carriers turn @ into ¡
+        if text.upper().strip(" .!") in HUMAN_KEYWORDS:
+            return "/talk_to_human"  # the widget button's command (bot/nlu/command_guard.py)
         if OPTION_REPLY.match(text):
             option = chosen_option(text, await self._offered_options(request, sender))
             if option is not None:

@@ -199,7 +199,8 @@ async def test_telegram_webhook_with_the_secret_hands_the_text_to_rasa_once():
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("/start", "hello"), ("/start@TmsBot", "hello"), ("/help", "what can I ask?"), ("/crisis", "crisis"), ("hi", "hi")],
+    [("/start", "hello"), ("/start@TmsBot", "hello"), ("/help", "what can I ask?"), ("/crisis", "crisis"), ("hi", "hi"),
+     ("/human", "/talk_to_human"), ("/human@TmsBot", "/talk_to_human")],
 )
 def test_telegram_commands(typed, expected):
     assert tg.command_text(typed, "TmsBot") == expected
@@ -573,3 +574,14 @@ async def test_messaging_platforms_skip_the_widgets_handoff_signal():
     assert calls == []
     await twilio.send_custom_json("+15557654321", {"media_url": "https://example.org/x.png"})
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [("HUMAN", "/talk_to_human"), ("person", "/talk_to_human"), (" Agent! ", "/talk_to_human"),
+     ("human being?", "human being?"), ("/talk_to_human", "talk_to_human"), ("a person said hi", "a person said hi")],
+)
+async def test_a_one_word_sms_asks_for_a_person(body, expected):
+    channel = tw.TwilioChannel(settings=TWILIO_SETTINGS)
+    form = tw.FormParams({"Body": [body], "From": ["+15557654321"]})
+    assert await channel.user_text(None, form, "+15557654321") == expected
