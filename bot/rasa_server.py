@@ -11,11 +11,28 @@ import argparse
 import os
 import re
 import sys
-from typing import List
+from typing import List, MutableMapping
 
 from bot.origins import ENV_VAR, InvalidOrigin, allowed_origins, parse_origins
-from bot.resilience import install_remote_action_fallback
-from bot.takeover import install_crisis_during_takeover
+
+DEFAULT_ACTION_TIMEOUT = 10.0
+
+
+def crash_safe_timeouts(environ: MutableMapping[str, str]) -> None:
+    """Lock and response timeouts that fit an instance dying mid-turn (docs/production.md).
+
+    A conversation's lock (Redis with several instances) outlives a killed instance by its
+    lifetime: Rasa's 60 s default made a retry on the healthy instance wait past Sanic's own
+    60 s response timeout, so the person got "Response Timeout". The lock now lives just
+    longer than the longest turn (the action timeout plus 10 s for NLU and storage), and a
+    response may take the lock's lifetime (waiting out a dead instance) plus a turn. Both
+    are set before Rasa is imported (it reads TICKET_LOCK_LIFETIME once, at import) and
+    only when not set already.
+    """
+    action = float(environ.get("ACTION_TIMEOUT_SECONDS") or DEFAULT_ACTION_TIMEOUT)
+    lock = int(environ.get("TICKET_LOCK_LIFETIME") or action + 10)
+    environ.setdefault("TICKET_LOCK_LIFETIME", str(lock))
+    environ.setdefault("SANIC_RESPONSE_TIMEOUT", str(int(lock + action + 15)))
 
 
 def with_allowed_origins(args: List[str]) -> List[str]:
@@ -41,7 +58,11 @@ def with_allowed_origins(args: List[str]) -> List[str]:
 
 
 def main() -> None:
-    install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS", "10")))
+    crash_safe_timeouts(os.environ)
+    from bot.resilience import install_remote_action_fallback
+    from bot.takeover import install_crisis_during_takeover
+
+    install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS") or DEFAULT_ACTION_TIMEOUT))
     install_crisis_during_takeover()
     try:
         args = with_allowed_origins(sys.argv[1:])

@@ -14,6 +14,8 @@ import base64
 import json
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +41,7 @@ TWILIO_TOKEN = "fake-twilio-auth-token-0123456789"
 TWILIO_NUMBER = "+15005550006"
 TWILIO_WHATSAPP = "whatsapp:+14155238886"
 CRISIS_LINE = "call or text 988"
+STAFF_PASSWORD = "a long staff password 42"
 PROFESSIONAL = ("professional", "doctor")
 BLANK_SERVER_ENV = {
     name: ""
@@ -197,6 +200,14 @@ class FakeTwilio(FakeApi):
 # --- Servers --------------------------------------------------------------------------
 
 
+class FakeClinicWebhook(FakeApi):
+    """The clinic's notification webhook: takes everything (signatures are tested elsewhere)."""
+
+    def handle(self, path: str, headers: Dict[str, str], body: bytes):
+        self.record({"path": path, "body": json.loads(body or b"{}")})
+        return 200, {"ok": True}
+
+
 @pytest.fixture(scope="module")
 def fakes():
     telegram = FakeTelegram(TELEGRAM_TOKEN).start()
@@ -207,16 +218,28 @@ def fakes():
 
 
 @pytest.fixture(scope="module")
-def servers(trained_model, fakes, tmp_path_factory):
+def clinic_webhook():
+    clinic = FakeClinicWebhook().start()
+    yield clinic
+    clinic.stop()
+
+
+@pytest.fixture(scope="module")
+def servers(trained_model, fakes, clinic_webhook, tmp_path_factory):
     telegram, twilio = fakes
     rasa_port = free_port()
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     db = tmp_path_factory.mktemp("channels-store") / "tracker.db"
+    staff_env = {  # the clinic's staff can be reached: asking for a person connects
+        "NOTIFY_WEBHOOK_URL": f"{clinic_webhook.url}/hook", "STAFF_INBOX_URL": f"{rasa_url}/staff",
+    }
+    add_staff_account(db)
     servers = AssistantServers(
         model=trained_model,
         rasa_port=rasa_port,
         action_port=free_port(),
         env={
+            **staff_env,
             "TRACKER_DB_PATH": str(db), "CLINIC_NAME": "", "CLINIC_PHONE": "", "CLINIC_BOOKING_URL": "",
             "TELEGRAM_TOKEN": TELEGRAM_TOKEN,
             "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
@@ -686,3 +709,83 @@ def test_twilio_bad_input_corpus(servers, fakes, case, changes, status):
             form[key] = value
     response = post_twilio(servers, form)
     assert response.status_code == status, response.text
+
+
+# --- A professional takes over on Telegram and SMS ------------------------------------
+
+
+def add_staff_account(db) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bot", "staff", "add", "alice", "--name", "Dr Alice Smith", "--password-stdin"],
+        input=STAFF_PASSWORD + "\n", text=True, check=True, cwd=PROJECT_ROOT, capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "TRACKER_DB_PATH": str(db)},
+    )
+
+
+def open_handoff_of(servers: AssistantServers, sender: str):
+    from bot.staff.store import HandoffRepository, engine_from_env
+
+    return HandoffRepository(engine_from_env({"TRACKER_DB_PATH": str(servers.db)})).open_for_sender(sender)
+
+
+@pytest.mark.parametrize("platform", ["telegram", "sms"])
+def test_a_professional_takes_over_on_the_same_channel(servers, fakes, clinic_webhook, domain, platform):
+    from tests.test_staff_takeover import Professional
+
+    telegram, twilio = fakes
+    if platform == "telegram":
+        person = new_chat()
+        sender = str(person)
+
+        def say(text):
+            return [m["text"] for m in telegram_say(servers, telegram, person, text)]
+
+        def sent_since(before):
+            return [m["text"] for m in telegram.sent_to(person, telegram.snapshot()[before:])]
+
+        def calls():
+            return len(telegram.snapshot())
+
+        ask = "/human"
+    else:
+        sender = new_number()
+
+        def say(text):
+            return [m["Body"] for m in twilio_say(servers, twilio, sender, text)]
+
+        def sent_since(before):
+            return [m["Body"] for m in twilio.sent_to(sender, twilio.snapshot()[before:])]
+
+        def calls():
+            return len(twilio.snapshot())
+
+        ask = "HUMAN"
+    connected = domain["responses"]["utter_handoff_connected"][0]["text"].format(handoff_wait="as soon as one is free")
+    first = say(ask)
+    assert connected in "\n\n".join(first)
+    deadline = time.monotonic() + 15
+    while not open_handoff_of(servers, sender) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    handoff = open_handoff_of(servers, sender)
+    assert handoff.channel == ("telegram" if platform == "telegram" else "twilio")
+
+    alice = Professional(servers)
+    alice.http.headers["Origin"] = servers.rasa_url
+    alice.sign_in()
+    alice.act(handoff.ref, "claim")
+    before = calls()
+    alice.act(handoff.ref, "reply", text="Hi, this is Alice from the clinic.")
+    assert sent_since(before) == ["Dr Alice Smith (clinic team): Hi, this is Alice from the clinic."]
+
+    assert say("how long is a session?") == []  # Alice has the conversation
+    crisis = say("i want to end my life tonight")
+    assert crisis and CRISIS_LINE in crisis[0]
+    assert open_handoff_of(servers, sender).urgent
+
+    before = calls()
+    alice.act(handoff.ref, "resolve")
+    closing = sent_since(before)
+    assert closing[0] == domain["responses"]["utter_staff_resolved"][0]["text"]
+    assert CRISIS_LINE in closing[-1]
+    answer = say("how long is a session?")
+    assert answer and "20 to 40 minutes" in answer[0]
