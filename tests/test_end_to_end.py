@@ -185,8 +185,13 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers, d
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers, domain):
     reply = say(servers, new_sender(), "blorp fizzle wug")
     # Whichever way it is read (topics offered, "no information", out of scope), the turn
-    # ends with the first, full referral; offered topics come with "did you mean".
-    assert texts(reply)[-1] == response_text(domain, "utter_referral_first")
+    # ends with the first, full referral; offered topics come with "did you mean". A message
+    # the crisis classifier cannot rule out (gibberish lands in its uncertain band) also
+    # keeps the crisis line in view, after the referral.
+    said = texts(reply)
+    if said[-1] == response_text(domain, "utter_crisis_reminder"):
+        said = said[:-1]
+    assert said[-1] == response_text(domain, "utter_referral_first")
     for message in reply:
         if message.get("buttons"):
             assert message["text"] == response_text(domain, "utter_clarify")

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 ACTIONS_SOURCE = "\n".join(
     p.read_text()
     for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "resilience.py",
-              PROJECT_ROOT / "bot" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py"]
+              PROJECT_ROOT / "bot" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py",
+              PROJECT_ROOT / "bot" / "staff" / "live.py"]
 )
 UNUSED_UTTERANCE = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
 # Rasa merges the retrieval intent found in data/nlu with the one the domain must list,
