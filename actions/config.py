@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -10,6 +13,8 @@ from typing import Any, Mapping, Optional, Text
 from zoneinfo import ZoneInfo
 
 from bot.safety_text import PROFESSIONAL_DEFAULT_RESPONSE, safety_texts
+
+logger = logging.getLogger(__name__)
 
 
 def professional_default(domain: Optional[Mapping[Text, Any]] = None) -> Text:
@@ -132,7 +137,9 @@ class ClinicHours:
 class HandoffSettings:
     """Whether asking for a person reaches someone, from the same variables the server uses."""
 
-    staff_notified: bool  # a notification channel and the staff inbox link are configured
+    # Someone at the clinic will see the request: the staff inbox has accounts, or a
+    # notification channel (with the inbox link) is configured.
+    staff_notified: bool
     hours: Optional[ClinicHours] = None
     expected_wait: Optional[Text] = None  # e.g. "15 minutes"
 
@@ -153,7 +160,26 @@ def load_handoff_settings(environ: Mapping[Text, Text] = os.environ) -> HandoffS
     hours_text = _clean(environ.get("CLINIC_HOURS"))
     hours = ClinicHours.parse(hours_text, _clean(environ.get("CLINIC_TIMEZONE")) or "UTC") if hours_text else None
     return HandoffSettings(
-        staff_notified=notifications.enabled and bool(notifications.staff_inbox_url),
+        staff_notified=(notifications.enabled and bool(notifications.staff_inbox_url)) or staff_inbox_open(environ),
         hours=hours,
         expected_wait=_clean(environ.get("HANDOFF_EXPECTED_WAIT")),
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _staff_accounts(database: Text) -> Any:
+    from bot.staff.accounts import StaffAccounts
+    from bot.staff.store import engine_from_env
+
+    return StaffAccounts(engine_from_env(json.loads(database)))
+
+
+def staff_inbox_open(environ: Mapping[Text, Text] = os.environ) -> bool:
+    """Whether the staff inbox has accounts, in the database the Rasa server uses
+    (TRACKER_STORE_URL or TRACKER_DB_PATH, which the action server must share)."""
+    database = {k: environ.get(k, "") for k in ("TRACKER_STORE_URL", "TRACKER_DB_PATH")}
+    try:
+        return _staff_accounts(json.dumps(database, sort_keys=True)).any_exist()
+    except Exception as error:  # noqa: BLE001 - unknown means no promise to the person
+        logger.warning("Could not tell whether the staff inbox has accounts: %s", type(error).__name__)
+        return False

@@ -15,9 +15,10 @@ SATURDAY = dt.datetime(2026, 12, 5, 15, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(autouse=True)
-def no_staff_configured(monkeypatch):
-    for name in (*NOTIFY_VARIABLES, "CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL"):
+def no_staff_configured(monkeypatch, tmp_path):
+    for name in (*NOTIFY_VARIABLES, "CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL", "TRACKER_STORE_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "tracker.db"))  # no staff accounts in it
 
 
 @pytest.fixture
@@ -115,3 +116,22 @@ def test_the_handoff_texts_refer_to_a_professional_and_promise_nothing(domain):
     assert "not an emergency service" in responses["utter_handoff_connected"][0]["text"]
     for name in ("utter_handoff", "utter_handoff_closed", "utter_handoff_offline"):
         assert "noted" not in responses[name][0]["text"]
+
+
+async def test_a_staff_inbox_with_accounts_is_someone_to_connect_to(dispatcher, tracker_builder, domain, tmp_path):
+    # No email or webhook: the professionals watch the inbox itself (make run + one account).
+    from bot.staff.accounts import StaffAccounts
+    from bot.staff.store import engine_from_env
+
+    StaffAccounts(engine_from_env({"TRACKER_DB_PATH": str(tmp_path / "tracker.db")})).add(
+        "alice", "Dr Alice Smith", "a long staff password 42")
+    events = await ActionHandoffToHuman().run(dispatcher, tracker_builder(), domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_connected", "utter_crisis_reminder"]
+    assert SlotSet("handoff_requested", True) in events
+
+
+def test_an_unreadable_staff_database_promises_nothing(monkeypatch, tmp_path):
+    from actions.config import staff_inbox_open
+
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path))  # a directory, not a database file
+    assert staff_inbox_open() is False

@@ -43,7 +43,9 @@ def responses(dispatcher):
 
 
 @pytest.fixture
-def no_clinic(monkeypatch):
+def no_clinic(monkeypatch, tmp_path):
+    monkeypatch.setenv("TRACKER_DB_PATH", str(tmp_path / "tracker.db"))  # no staff accounts in it
+    monkeypatch.delenv("TRACKER_STORE_URL", raising=False)
     for name in ("CLINIC_NAME", "CLINIC_PHONE", "CLINIC_BOOKING_URL", "NOTIFY_WEBHOOK_URL", "NOTIFY_SMTP_HOST", "STAFF_INBOX_URL", "CLINIC_HOURS"):
         monkeypatch.delenv(name, raising=False)
 

@@ -488,3 +488,57 @@ def test_page_weight_and_time_to_ready(new_page, servers) -> None:
     print("widget metrics:", json.dumps(metrics))
     assert metrics["widget_kb_transferred"] < 60
     assert metrics["time_to_ready_ms"]["median"] < 5000
+
+
+# --- A professional answers in the widget (staff inbox in a second "browser") --------
+
+
+def test_a_professional_answers_in_the_widget_and_crisis_replies_never_wait(new_page, servers, domain) -> None:
+    import subprocess
+    import sys
+
+    from bot.staff.store import HandoffRepository, engine_from_env
+    from tests.test_staff_takeover import PASSWORD, Professional
+
+    # One staff account is all it takes (no email or webhook): the clinic watches the inbox.
+    subprocess.run(
+        [sys.executable, "-m", "bot", "staff", "add", "alice", "--name", "Dr Alice Smith", "--password-stdin"],
+        input=PASSWORD + "\n", text=True, check=True, cwd=PROJECT_ROOT, capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "TRACKER_DB_PATH": str(servers.db)},
+    )
+    try:
+        page = new_page(1280, 800)
+        open_demo(page, servers)
+        open_and_greet(page)
+        before = bot_count(page)
+        page.click(".tms-pro")
+        connected = wait_for_reply(page, before)
+        assert domain["responses"]["utter_handoff_connected"][0]["text"].format(
+            handoff_wait="as soon as one is free") in connected
+        sender = stored_state(page)["senderId"]
+        handoff = HandoffRepository(engine_from_env({"TRACKER_DB_PATH": str(servers.db)})).open_for_sender(sender)
+
+        alice = Professional(servers)
+        alice.sign_in()
+        alice.act(handoff.ref, "claim")
+        alice.act(handoff.ref, "reply", text="Hi, I'm Alice from the clinic. <b>How</b> are you feeling?")
+        wait_for(page, "() => document.querySelector('.tms-log .tms-staff') !== null", timeout=30)
+        staff = page.locator(".tms-log .tms-staff").last
+        assert "Dr Alice Smith" in staff.inner_text() and "clinic team" in staff.inner_text()
+        assert "Hi, I'm Alice from the clinic. <b>How</b> are you feeling?" in staff.inner_text()
+        assert page.locator(".tms-log .tms-staff b").count() == 0  # shown as text, never markup
+        assert_axe_clean(page, "staff-reply-1280x800")
+
+        crisis = type_and_send(page, "honestly i just want to die")
+        assert "988" in crisis  # at once, while Alice has the conversation
+
+        before = bot_count(page)
+        alice.act(handoff.ref, "resolve")
+        closing = domain["responses"]["utter_staff_resolved"][0]["text"]
+        wait_for(page, "(text) => document.querySelector('.tms-log').innerText.includes(text)", timeout=30,
+                 arg=closing)
+        answer = type_and_send(page, "How long is a TMS session?")
+        assert "20 to 40 minutes" in answer
+    finally:
+        with sqlite3.connect(servers.db) as db:  # the other tests here expect no staff
+            db.execute("DELETE FROM staff_accounts")
