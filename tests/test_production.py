@@ -104,6 +104,53 @@ def test_health_reports_the_server_stores(cluster):
         assert health["lock_store"] == "RedisLockStore"
 
 
+def test_a_professional_on_one_instance_reaches_a_person_on_the_other(cluster, postgres_url):  # noqa: F811
+    """Claim and reply through instance B; the person talks to instance A (shared PostgreSQL
+    and Redis): A stays quiet, still answers crisis language, and shows B's reply."""
+    import subprocess
+    import sys
+
+    import requests
+
+    from bot.staff.store import HandoffRepository, engine_from_env
+    from tests.test_staff_takeover import PASSWORD, Professional
+
+    first, second = cluster
+    subprocess.run(
+        [sys.executable, "-m", "bot", "staff", "add", "alice", "--name", "Dr Alice Smith", "--password-stdin"],
+        input=PASSWORD + "\n", text=True, check=True, cwd=PROJECT_ROOT, capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "TRACKER_STORE_URL": postgres_url},
+    )
+    person = "web-" + "7e" * 16
+
+    def say(text):
+        answer = requests.post(f"{first.rasa_url}/webhooks/rest/webhook", json={"sender": person, "message": text},
+                               timeout=60)
+        assert answer.status_code == 200
+        return [m.get("text") for m in answer.json() if m.get("text")]
+
+    def updates():
+        return requests.get(f"{first.rasa_url}/staff/api/updates", params={"sender": person, "after": 0},
+                            timeout=10).json()
+
+    try:
+        assert "I've let the clinic's team know" in say("I'd like to talk to a real person")[0]
+        handoff = HandoffRepository(engine_from_env({"TRACKER_STORE_URL": postgres_url})).open_for_sender(person)
+        alice = Professional(second)
+        alice.sign_in()
+        alice.act(handoff.ref, "claim")
+        alice.act(handoff.ref, "reply", text="Hello from the clinic.")
+        assert updates()["replies"][0]["text"] == "Hello from the clinic."
+        assert say("how long is one session") == []  # paused on B, quiet on A
+        assert "call or text 988" in say("I want to end my life")[0]
+        alice.act(handoff.ref, "resolve")
+        assert updates()["status"] == "resolved"
+        assert "20 to 40 minutes" in say("how long is one session")[0]
+    finally:
+        with sqlalchemy.create_engine(postgres_url).begin() as db:  # the other tests expect no staff
+            db.execute(sqlalchemy.text("DELETE FROM staff_accounts"))
+
+
 def test_many_conversations_across_instances_and_faults(cluster, postgres_url):  # noqa: F811
     first, second = cluster
     urls = [first.rasa_url, second.rasa_url]
