@@ -871,3 +871,15 @@ async def test_other_people_and_guessable_ids_get_nothing(inbox: Inbox, handoff:
         answer = await person.get(f"/staff/api/updates?{query}")
         assert answer.status == 400, query
         assert "Hello" not in answer.text
+
+
+@pytest.mark.parametrize("path", ["/staff/signup", "/staff/register", "/staff/accounts", "/staff/users",
+                                  "/staff/login/new", "/webhooks/staff/accounts"])
+async def test_no_account_can_be_made_over_http(inbox: Inbox, path: str) -> None:
+    before = sorted(a.username for a in inbox.stores.accounts.list())
+    alice = await inbox.signed_in("alice")  # not even by a signed-in professional
+    for browser in (inbox.browser(), alice):
+        answer = await browser.request("POST", path, data={"username": "mallory", "password": "p" * 20,
+                                                          "name": "Mallory", "csrf_token": "x"})
+        assert answer.status in (404, 405), path
+    assert sorted(a.username for a in inbox.stores.accounts.list()) == before
