@@ -22,7 +22,7 @@ import logging
 import os
 from asyncio import AbstractEventLoop
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Set, Text
+from typing import Any, Callable, Dict, Optional, Set, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
@@ -56,9 +56,14 @@ def escalation_reason(event: Dict[Text, Any]) -> Optional[Text]:
 class EscalationBroker(EventBroker):
     """Opens staff-inbox entries and notifies the clinic when a conversation needs a person."""
 
-    def __init__(self, handoffs: Any, notifier: Optional[Notifier] = None) -> None:
+    def __init__(
+        self, handoffs: Any, notifier: Optional[Notifier] = None, inbox_in_use: Callable[[], bool] = lambda: True
+    ) -> None:
         self._handoffs = handoffs  # bot.staff.store.HandoffRepository
         self._notifier = notifier
+        # Whether the staff inbox has accounts: with no inbox and no notifications nobody
+        # would ever read a crisis entry, so none is stored (it would only be health data kept).
+        self._inbox_in_use = inbox_in_use
         self._channels: OrderedDict[Text, Text] = OrderedDict()
         self._tasks: Set[asyncio.Task[None]] = set()
 
@@ -66,6 +71,7 @@ class EscalationBroker(EventBroker):
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[AbstractEventLoop] = None
     ) -> EscalationBroker:
+        from bot.staff.accounts import StaffAccounts
         from bot.staff.store import HandoffRepository, create_tables, engine_from_env
 
         settings = NotificationSettings.from_env()  # a wrong setting stops the start, loudly
@@ -73,7 +79,7 @@ class EscalationBroker(EventBroker):
         await asyncio.to_thread(create_tables, engine)
         notifier = Notifier(settings, SqlClaimLedger(engine)) if settings.enabled else None
         logger.info("Escalations: staff inbox on; clinic notifications %s.", "on" if notifier else "off")
-        return cls(HandoffRepository(engine), notifier)
+        return cls(HandoffRepository(engine), notifier, StaffAccounts(engine).any_exist)
 
     def publish(self, event: Dict[Text, Any]) -> None:
         sender_id = event.get("sender_id")
@@ -98,6 +104,8 @@ class EscalationBroker(EventBroker):
     async def escalate(self, sender_id: Text, channel: Text, reason: Text) -> None:
         """Opens the inbox entry and notifies; failures are logged (no content), never raised."""
         try:
+            if self._notifier is None and not await asyncio.to_thread(self._inbox_in_use):
+                return
             handoff = await asyncio.to_thread(
                 self._handoffs.open_handoff, sender_id, channel, reason, reason in URGENT_REASONS
             )

@@ -131,3 +131,17 @@ async def test_a_half_configured_notification_stops_the_start(database, monkeypa
     monkeypatch.delenv("STAFF_INBOX_URL", raising=False)
     with pytest.raises(ValueError, match="STAFF_INBOX_URL"):
         await EscalationBroker.from_endpoint_config(None)
+
+
+async def test_with_no_inbox_and_no_notifications_no_crisis_entry_is_kept(database, domain):
+    # Nobody would ever read it: storing who was in crisis would only keep health data.
+    broker = EscalationBroker(HandoffRepository(database), None, inbox_in_use=lambda: False)
+    store = EnvironmentTrackerStore(domain, event_broker=broker)
+    await save_turn(store, "web-4", UserUttered(PLANTED, {"name": "crisis", "confidence": 1.0}))
+    await broker.drain()
+    assert HandoffRepository(database).list() == []
+    watched = EscalationBroker(HandoffRepository(database), None, inbox_in_use=lambda: True)
+    store = EnvironmentTrackerStore(domain, event_broker=watched)
+    await save_turn(store, "web-5", UserUttered(PLANTED, {"name": "crisis", "confidence": 1.0}))
+    await watched.drain()
+    assert [h.sender_id for h in HandoffRepository(database).list()] == ["web-5"]
