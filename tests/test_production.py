@@ -135,7 +135,11 @@ def test_a_professional_on_one_instance_reaches_a_person_on_the_other(cluster, p
 
     try:
         assert "I've let the clinic's team know" in say("I'd like to talk to a real person")[0]
-        handoff = HandoffRepository(engine_from_env({"TRACKER_STORE_URL": postgres_url})).open_for_sender(person)
+        handoffs = HandoffRepository(engine_from_env({"TRACKER_STORE_URL": postgres_url}))
+        deadline = time.monotonic() + 15  # the broker opens the entry in the background
+        while handoffs.open_for_sender(person) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        handoff = handoffs.open_for_sender(person)
         alice = Professional(second)
         alice.sign_in()
         alice.act(handoff.ref, "claim")

@@ -516,7 +516,8 @@ def test_a_professional_answers_in_the_widget_and_crisis_replies_never_wait(new_
         assert domain["responses"]["utter_handoff_connected"][0]["text"].format(
             handoff_wait="as soon as one is free") in connected
         sender = stored_state(page)["senderId"]
-        handoff = HandoffRepository(engine_from_env({"TRACKER_DB_PATH": str(servers.db)})).open_for_sender(sender)
+        handoffs = HandoffRepository(engine_from_env({"TRACKER_DB_PATH": str(servers.db)}))
+        handoff = wait_until(lambda: handoffs.open_for_sender(sender))  # opened in the background
 
         alice = Professional(servers)
         alice.sign_in()
@@ -542,3 +543,14 @@ def test_a_professional_answers_in_the_widget_and_crisis_replies_never_wait(new_
     finally:
         with sqlite3.connect(servers.db) as db:  # the other tests here expect no staff
             db.execute("DELETE FROM staff_accounts")
+
+
+def wait_until(condition: Any, timeout: float = 15.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
