@@ -34,10 +34,10 @@ test-fast: install ## Unit tests only (no training, no servers)
 	$(BIN)/python -m pytest -m "not slow"
 
 crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|all)
-	$(BIN)/python -m bot.evaluation crisis-report --split $(or $(SPLIT),test)
+	$(BIN)/python -m tooling.evaluation crisis-report --split $(or $(SPLIT),test)
 
 nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|all)
-	$(BIN)/python -m bot.evaluation nlu-report --split $(or $(SPLIT),test)
+	$(BIN)/python -m tooling.evaluation nlu-report --split $(or $(SPLIT),test)
 
 bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -95,7 +95,7 @@ def load_clinic_contact(
     )
 
 
-# --- Reaching a person (bot/escalation tells the clinic; bot/staff is where they answer) ---
+# --- Reaching a person (bot/server/escalation tells the clinic; bot/server/staff is where they answer) ---
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(
     r"^\s*(?P<first>[a-z]{3})(?:\s*-\s*(?P<last>[a-z]{3}))?\s+(?P<open>\d{1,2}:\d{2})\s*-\s*(?P<close>\d{1,2}:\d{2})\s*$"
@@ -152,9 +152,9 @@ class HandoffSettings:
 
 
 def load_handoff_settings(environ: Mapping[Text, Text] = os.environ) -> HandoffSettings:
-    """STAFF_INBOX_URL plus a NOTIFY_* channel (bot/escalation/settings.py); CLINIC_HOURS,
+    """STAFF_INBOX_URL plus a NOTIFY_* channel (bot/server/escalation/settings.py); CLINIC_HOURS,
     CLINIC_TIMEZONE and HANDOFF_EXPECTED_WAIT. Invalid values raise ValueError."""
-    from bot.escalation.settings import NotificationSettings
+    from bot.server.escalation.settings import NotificationSettings
 
     notifications = NotificationSettings.from_env(environ)
     hours_text = _clean(environ.get("CLINIC_HOURS"))
@@ -168,8 +168,8 @@ def load_handoff_settings(environ: Mapping[Text, Text] = os.environ) -> HandoffS
 
 @functools.lru_cache(maxsize=4)
 def _staff_accounts(database: Text) -> Any:
-    from bot.staff.accounts import StaffAccounts
-    from bot.staff.store import engine_from_env
+    from bot.server.staff.accounts import StaffAccounts
+    from bot.server.staff.store import engine_from_env
 
     return StaffAccounts(engine_from_env(json.loads(database)))
 

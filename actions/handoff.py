@@ -33,7 +33,7 @@ class ActionHandoffToHuman(Action):
         handoff: HandoffSettings = load_handoff_settings()
         count = int(tracker.get_slot("referral_count") or 0)
         if handoff.reachable_at(self._now()):
-            # The Rasa server's escalation broker (bot/escalation/broker.py) sees the slot,
+            # The Rasa server's escalation broker (bot/server/escalation/broker.py) sees the slot,
             # opens the conversation in the staff inbox and notifies the clinic.
             dispatcher.utter_message(response="utter_handoff_connected", handoff_wait=handoff.wait_phrase, **values)
             # Not an emergency service: a crisis line is always in view while they wait.

@@ -6,7 +6,7 @@ A message counts as right when the predicted label (the intent, or "faq/<topic>"
 questions) equals its label in tests/nlu/test_messages.yml. Also reports how many crisis
 messages are recognised and how many figurative look-alikes are (wrongly) flagged, and the
 mean in-process parse time (NLU only, no server). With --speedups the model runs with
-bot/speedups.py installed, as in the Rasa server; the benchmark compares both.
+bot/server/patches/speedups.py installed, as in the Rasa server; the benchmark compares both.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ BENIGN_FILE = PROJECT_ROOT / "tests" / "data" / "benign_lookalikes.txt"
 
 
 def evaluate(model: Path) -> Dict:
-    from bot.evaluation import ModelParser, labelled_examples, message_lines
+    from tooling.evaluation import ModelParser, labelled_examples, message_lines
 
     parser = ModelParser(model)
     try:
@@ -61,12 +61,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--json", action="store_true", help="print one JSON object per model")
-    parser.add_argument("--speedups", action="store_true", help="install bot/speedups.py first, as the Rasa server does")
+    parser.add_argument("--speedups", action="store_true", help="install bot/server/patches/speedups.py first, as the Rasa server does")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(PROJECT_ROOT))
     if args.speedups:
-        from bot.speedups import install_speedups
+        from bot.server.patches.speedups import install_speedups
 
         install_speedups()
     for model in args.models:

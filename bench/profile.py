@@ -31,8 +31,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import load_conversations, percentile  # noqa: E402
-from bot.servers import AssistantServers, free_port  # noqa: E402
-from bot.training import PROJECT_ROOT, ensure_model  # noqa: E402
+from bot.server.processes import AssistantServers, free_port  # noqa: E402
+from bot.server.training import PROJECT_ROOT, ensure_model  # noqa: E402
 
 # name -> [(wall seconds, CPU seconds of this thread)]
 TIMES: Dict[str, List[Tuple[float, float]]] = defaultdict(list)
@@ -72,11 +72,11 @@ def install_timers() -> None:
     RemoteAction._action_call_format = timed_sync(
         lambda *_: "action server call: building the request", RemoteAction._action_call_format
     )
-    import bot.resilience
-    from bot.stores import EnvironmentTrackerStore
+    import bot.server.resilience
+    from bot.server.stores import EnvironmentTrackerStore
 
     # Answers given without the action server are quick but not what is measured: counted.
-    bot.resilience.offline_events = timed_async("action answered OFFLINE (action server failed)", bot.resilience.offline_events)
+    bot.server.resilience.offline_events = timed_async("action answered OFFLINE (action server failed)", bot.server.resilience.offline_events)
 
     # Our store's own methods when it has them, Rasa's otherwise.
     for method in ("retrieve", "save"):
@@ -92,7 +92,7 @@ async def run(args: argparse.Namespace) -> None:
     from rasa.utils.io import configure_colored_logging
     from rasa.utils.log_utils import configure_structlog
 
-    from bot.resilience import install_remote_action_fallback
+    from bot.server.resilience import install_remote_action_fallback
 
     # Logging as `rasa run` sets it up (level from $LOG_LEVEL, INFO by default).
     configure_logging_and_warnings(None, None, warn_only_once=True, filter_repeated_logs=True)

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 
 from bench import load, procinfo  # noqa: E402
 from bench.targets import Ours, Stock, Target, stock_training_seconds  # noqa: E402
-from bot.training import PROJECT_ROOT, ensure_model  # noqa: E402
+from bot.server.training import PROJECT_ROOT, ensure_model  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "bench"
 MESSAGES = {"ours": BENCH_DIR / "messages" / "tms.txt", "stock": BENCH_DIR / "messages" / "moodbot.txt"}
@@ -110,7 +110,7 @@ def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[
             metrics[f"latency_ms_{name}_{q}"] = phase["latency_ms"][q]
         metrics[f"throughput_{name}"] = phase["throughput_msgs_per_s"]
         metrics[f"cpu_ms_per_msg_{name}"] = phase.get("server_cpu_ms_per_msg")
-    # A failed action server call is answered from domain responses (bot/resilience.py):
+    # A failed action server call is answered from domain responses (bot/server/resilience.py):
     # fast, but not what is being measured, so it counts as an error.
     offline = offline_fallbacks(target)
     if offline:
@@ -322,7 +322,7 @@ def main(argv: List[str] | None = None) -> int:
                 "rounds": results,
             }
         if "ours" in models and not args.no_accuracy:
-            log("ours: NLU accuracy on the test file, with and without bot/speedups.py...")
+            log("ours: NLU accuracy on the test file, with and without bot/server/patches/speedups.py...")
             report["nlu_accuracy"] = nlu_accuracy(models["ours"], speedups=True)
             report["nlu_accuracy_without_speedups"] = nlu_accuracy(models["ours"], speedups=False)
         stock_metrics = (report.get("stock") or {}).get("metrics", {})

@@ -1,7 +1,7 @@
 """The two assistants under test: how each is trained, started, probed and stopped.
 
-- Ours: the project as `python -m bot run` runs it (bot.servers.AssistantServers: our
-  action server plus `python -m bot.rasa_server`, SQLite tracker store in a temp file).
+- Ours: the project as `python -m bot run` runs it (bot.server.processes.AssistantServers: our
+  action server plus `python -m bot.server.rasa_server`, SQLite tracker store in a temp file).
 - Stock: `rasa init --no-prompt` (the moodbot, Rasa's default pipeline and policies) in a
   temporary folder, served by `rasa run` with its own credentials.yml (REST channel on)
   and its defaults: in-memory tracker and lock stores, no action server (it has no
@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Dict, List
 
 from bench import procinfo
-from bot.servers import AssistantServers, free_port
-from bot.training import PROJECT_ROOT
+from bot.server.processes import AssistantServers, free_port
+from bot.server.training import PROJECT_ROOT
 
 # Both sides: no usage telemetry over the network during a measurement.
 COMMON_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}

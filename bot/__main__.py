@@ -8,9 +8,9 @@ import signal
 import sys
 import time
 
-from bot.servers import AssistantServers
-from bot.staff import cli as staff_cli
-from bot.training import ensure_model
+from bot.server.processes import AssistantServers
+from bot.server.staff import cli as staff_cli
+from bot.server.training import ensure_model
 
 
 def run(args: argparse.Namespace) -> int:

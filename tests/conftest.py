@@ -62,6 +62,6 @@ def tracker_builder() -> TrackerBuilder:
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     """The model for the current config and data (trained once, cached by content hash)."""
-    from bot.training import ensure_model
+    from bot.server.training import ensure_model
 
     return ensure_model(quiet=True)

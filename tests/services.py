@@ -13,7 +13,7 @@ from typing import Iterator, List, Optional
 
 import pytest
 
-from bot.servers import free_port
+from bot.server.processes import free_port
 
 
 def postgres_bin() -> Optional[Path]:

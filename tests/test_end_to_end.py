@@ -10,7 +10,7 @@ from typing import Dict, List
 import pytest
 import requests
 
-from bot.servers import AssistantServers, free_port
+from bot.server.processes import AssistantServers, free_port
 from tests.conftest import PROJECT_ROOT
 from tests.nlu.test_nlu_accuracy import BENIGN, CRISIS
 
@@ -252,7 +252,7 @@ def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers, domai
     try:
         reply = joined(say(servers, new_sender(), "I want to kill myself"))
         assert CRISIS_LINE in reply and CRISIS_TEXT_LINE in reply
-        # Every other path still ends with a referral, from the domain (bot/resilience.py).
+        # Every other path still ends with a referral, from the domain (bot/server/resilience.py).
         sender = new_sender()
         offline = response_text(domain, "utter_referral_offline")
         assert texts(say(servers, sender, "what can I ask you?")) == [response_text(domain, "utter_topics_offline"), offline]

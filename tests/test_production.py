@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import sqlalchemy
 
-from bot.servers import AssistantServers, free_port
+from bot.server.processes import AssistantServers, free_port
 from tests.conftest import PROJECT_ROOT
 from tests.services import postgres_url, redis_url  # noqa: F401 - fixtures
 
@@ -112,7 +112,7 @@ def test_a_professional_on_one_instance_reaches_a_person_on_the_other(cluster, p
 
     import requests
 
-    from bot.staff.store import HandoffRepository, engine_from_env
+    from bot.server.staff.store import HandoffRepository, engine_from_env
     from tests.test_staff_takeover import PASSWORD, Professional
 
     first, second = cluster

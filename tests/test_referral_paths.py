@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, load_yaml
 
 # Custom actions that end what they send with a referral (tests/actions/, and
-# bot/resilience.py when the action server is down).
+# bot/server/resilience.py when the action server is down).
 REFERRING_ACTIONS = {
     "action_refer_to_professional",
     "action_offer_topics",

@@ -72,7 +72,7 @@ def relative(path: Path) -> str:
 
 def test_the_scan_sees_the_channels_the_actions_and_the_widget():
     names = {relative(p) for p in CODE_FILES}
-    assert {"bot/channels/rest.py", "bot/channels/telegram.py", "bot/channels/twilio.py", "bot/channels/widget.py",
+    assert {"bot/server/channels/rest.py", "bot/server/channels/telegram.py", "bot/server/channels/twilio.py", "bot/server/channels/widget.py",
             "bot/safety_text.py", "actions/config.py", "bot/widget/static/tms-widget.js"} <= names
     assert len(SENTENCES) > 20 and "your doctor or a licensed mental health professional" in SENTENCES
 

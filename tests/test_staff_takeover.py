@@ -23,8 +23,8 @@ from typing import Dict, List
 import pytest
 import requests
 
-from bot.servers import AssistantServers, free_port
-from bot.staff.store import HandoffRepository, engine_from_env
+from bot.server.processes import AssistantServers, free_port
+from bot.server.staff.store import HandoffRepository, engine_from_env
 from tests.conftest import PROJECT_ROOT
 from tests.test_end_to_end import response_text, say, texts
 

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 # safety texts the channels send themselves (bot/safety_text.py).
 ACTIONS_SOURCE = "\n".join(
     p.read_text()
-    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "resilience.py",
-              PROJECT_ROOT / "bot" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py",
-              PROJECT_ROOT / "bot" / "staff" / "live.py"]
+    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "server" / "resilience.py",
+              PROJECT_ROOT / "bot" / "server" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py",
+              PROJECT_ROOT / "bot" / "server" / "staff" / "live.py"]
 )
 UNUSED_UTTERANCE = re.compile(r"The utterance '([^']+)' is not used in any story or rule\.")
 # Rasa merges the retrieval intent found in data/nlu with the one the domain must list,

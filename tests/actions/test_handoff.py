@@ -120,8 +120,8 @@ def test_the_handoff_texts_refer_to_a_professional_and_promise_nothing(domain):
 
 async def test_a_staff_inbox_with_accounts_is_someone_to_connect_to(dispatcher, tracker_builder, domain, tmp_path):
     # No email or webhook: the professionals watch the inbox itself (make run + one account).
-    from bot.staff.accounts import StaffAccounts
-    from bot.staff.store import engine_from_env
+    from bot.server.staff.accounts import StaffAccounts
+    from bot.server.staff.store import engine_from_env
 
     StaffAccounts(engine_from_env({"TRACKER_DB_PATH": str(tmp_path / "tracker.db")})).add(
         "alice", "Dr Alice Smith", "a long staff password 42")

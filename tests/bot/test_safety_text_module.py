@@ -15,8 +15,8 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from bot import safety_text
-from bot.channels import rest, telegram, twilio, widget
 from bot.safety_text import SafetyTextError, load, safety_texts, texts_from_domain
+from bot.server.channels import rest, telegram, twilio, widget
 from tests.conftest import PROJECT_ROOT, load_yaml
 
 DOMAIN = load_yaml(PROJECT_ROOT / "domain.yml")
@@ -194,7 +194,7 @@ def test_importing_the_channels_and_actions_reads_nothing():
     """Loaded on first use, not at import: importing never fails for a missing domain.yml."""
     code = (
         "import sys; from pathlib import Path; import bot.safety_text as s; s.DOMAIN_FILE = Path('/nonexistent/domain.yml');"
-        "import bot.channels.rest, bot.channels.telegram, bot.channels.twilio, bot.channels.widget;"
+        "import bot.server.channels.rest, bot.server.channels.telegram, bot.server.channels.twilio, bot.server.channels.widget;"
         "import actions.config, actions.referral, actions.handoff, actions.topics;"
         "assert s._loaded is None; print('ok')"
     )

@@ -14,7 +14,8 @@ import difflib
 
 import pytest
 
-from bot.evaluation import (
+from tests.conftest import PROJECT_ROOT
+from tooling.evaluation import (
     CRISIS_EVAL_DIR,
     canonical,
     crisis_families,
@@ -22,7 +23,6 @@ from bot.evaluation import (
     evaluate_crisis,
     labelled_examples,
 )
-from tests.conftest import PROJECT_ROOT
 
 FAMILIES = crisis_families()
 CRISIS_FAMILIES = {
@@ -77,7 +77,7 @@ MAX_FALSE_ALARMS = 0.075  # overall, look-alike families (measured 6.7%)
 
 @pytest.mark.slow
 def test_crisis_detection_on_the_test_split(trained_model):
-    from bot.evaluation import ModelParser
+    from tooling.evaluation import ModelParser
 
     parser = ModelParser(trained_model)
     try:

@@ -11,8 +11,8 @@ from typing import Dict, List
 
 import pytest
 
-from bot.evaluation import canonical, labelled_examples, message_lines
 from tests.conftest import PROJECT_ROOT
+from tooling.evaluation import canonical, labelled_examples, message_lines
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ BENIGN = lines(PROJECT_ROOT / "tests" / "data" / "benign_lookalikes.txt")
 
 @pytest.fixture(scope="module")
 def parser(trained_model):
-    from bot.evaluation import ModelParser
+    from tooling.evaluation import ModelParser
 
     parser = ModelParser(trained_model)
     yield parser

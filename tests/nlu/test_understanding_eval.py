@@ -12,14 +12,14 @@ import re
 
 import pytest
 
-from bot.evaluation import (
+from tests.conftest import PROJECT_ROOT
+from tooling.evaluation import (
     NLU_EVAL_DIR,
     canonical,
     labelled_examples,
     nlu_eval_sets,
     understanding_report,
 )
-from tests.conftest import PROJECT_ROOT
 
 SETS = nlu_eval_sets()
 # Floors the current model meets on the test split (README, Testing); the targets
@@ -53,7 +53,7 @@ def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
 
 @pytest.mark.slow
 def test_understanding_on_the_test_split(trained_model):
-    from bot.evaluation import ModelParser
+    from tooling.evaluation import ModelParser
 
     parser = ModelParser(trained_model)
     try:

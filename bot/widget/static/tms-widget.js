@@ -22,7 +22,7 @@
   // GET /widget/crisis-link?locale=... gives the visitor's region's line, the same one the
   // crisis reply names. The server writes its default link in here when it sends this file;
   // it is shown if that request fails. Nothing about crisis lines is written in this file.
-  var CRISIS_LINK_DEFAULT = null /* default crisis link: written in by bot/channels/widget.py */;
+  var CRISIS_LINK_DEFAULT = null /* default crisis link: written in by bot/server/channels/widget.py */;
   var CRISIS_LINK_TIMEOUT_MS = 2500;  // then the default link (the widget shows by 3 s anyway)
 
   // ---- text: **bold**, line breaks, [links](url) and bare URLs; only safe schemes ----

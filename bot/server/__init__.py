@@ -1,0 +1,1 @@
+"""The Rasa server process: channels, stores, staff inbox, escalation, patches, run/train."""

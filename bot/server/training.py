@@ -1,0 +1,68 @@
+"""Trains the model only when its inputs changed.
+
+The model file is named after a hash of everything that shapes it (config, domain,
+training data, custom NLU components and the Rasa version), so an unchanged project
+reuses its model and a changed one can never load a stale model by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, List
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MODELS_DIR = PROJECT_ROOT / "models"
+
+
+def model_inputs(root: Path = PROJECT_ROOT) -> List[Path]:
+    files: List[Path] = [root / "config.yml", root / "domain.yml"]
+    files += sorted((root / "data").rglob("*.yml"))
+    files += sorted((root / "bot" / "nlu").rglob("*.py"))
+    return files
+
+
+def inputs_hash(files: Iterable[Path], root: Path = PROJECT_ROOT) -> str:
+    import rasa
+
+    digest = hashlib.sha256(f"rasa=={rasa.__version__}\n".encode())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path(root: Path = PROJECT_ROOT) -> Path:
+    return MODELS_DIR / f"tms-{inputs_hash(model_inputs(root), root)}.tar.gz"
+
+
+def ensure_model(quiet: bool = False) -> Path:
+    """Returns the model for the current inputs, training it first if needed.
+
+    $TMS_MODEL names a model file to use as it is (for development while data changes).
+    """
+    override = os.environ.get("TMS_MODEL")
+    if override:
+        return Path(override)
+    path = model_path()
+    if path.exists():
+        if not quiet:
+            print(f"Model is up to date: {path.relative_to(PROJECT_ROOT)}")
+        return path
+    print("Training the model (config or data changed)...", flush=True)
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable, "-m", "rasa", "train",
+            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+            "--out", str(MODELS_DIR), "--fixed-model-name", path.name[: -len(".tar.gz")],
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
+    print(f"Trained {path.name} in {time.monotonic() - started:.0f} s", flush=True)
+    return path

@@ -1,0 +1,75 @@
+"""Crisis replies while a professional has the conversation (bot/server/patches/takeover.py)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ConversationPaused,
+    ConversationResumed,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.server.patches.takeover import install_crisis_during_takeover
+
+ORIGINAL = MessageProcessor._should_handle_message
+
+
+def tracker_with(*events):
+    tracker = DialogueStateTracker("someone", [])
+    for event in events:
+        tracker.update(event)
+    return tracker
+
+
+def said(intent):
+    return UserUttered("...", {"name": intent, "confidence": 1.0})
+
+
+CASES = [
+    ((said("faq"),), True),
+    ((said("crisis"),), True),
+    ((ConversationPaused(), said("faq")), False),
+    ((ConversationPaused(), said("greet")), False),
+    ((ConversationPaused(), said("crisis")), True),  # the one change
+    ((ConversationPaused(), said("restart")), True),  # Rasa's own exception, kept
+    ((ConversationPaused(), said("crisis"), ActionExecuted("utter_crisis"), ConversationResumed(), said("faq")), True),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed():
+    assert install_crisis_during_takeover() is True
+    yield
+    MessageProcessor._should_handle_message = staticmethod(ORIGINAL)
+
+
+@pytest.mark.parametrize(("events", "expected"), CASES)
+def test_only_crisis_language_is_answered_while_paused(events, expected):
+    assert MessageProcessor._should_handle_message(tracker_with(*events)) is expected
+
+
+@pytest.mark.parametrize(("events", "expected"), CASES)
+def test_agrees_with_rasa_everywhere_else(events, expected):
+    tracker = tracker_with(*events)
+    paused_crisis = tracker.is_paused() and tracker.latest_message.intent["name"] == "crisis"
+    if not paused_crisis:
+        assert MessageProcessor._should_handle_message(tracker) is ORIGINAL(tracker)
+
+
+def test_installing_twice_wraps_once():
+    wrapped = MessageProcessor._should_handle_message
+    install_crisis_during_takeover()
+    assert MessageProcessor._should_handle_message is wrapped
+
+
+def test_another_rasa_version_is_left_alone(monkeypatch, caplog):
+    import rasa
+
+    monkeypatch.setattr(rasa, "__version__", "3.7.0")
+    current = MessageProcessor._should_handle_message
+    assert install_crisis_during_takeover() is False
+    assert MessageProcessor._should_handle_message is current
+    assert "written for Rasa 3.6.21, not 3.7.0" in caplog.text

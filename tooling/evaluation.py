@@ -1,0 +1,279 @@
+"""Loads a trained model in-process to classify messages, and reads the labelled test
+messages (used by the NLU tests and the benchmark alike)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import yaml
+
+
+def canonical(text: Text) -> Text:
+    """A message reduced for comparing corpora: lower case, apostrophes dropped ("don't" =
+    "dont"), any other run of non-alphanumerics one space."""
+    text = text.lower().replace("'", "").replace("\u2019", "")
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def labelled_examples(path: Path) -> List[Tuple[Text, Text]]:
+    """(label, text) pairs from a Rasa NLU YAML file; the label of "faq/x" examples is "faq/x"."""
+    pairs = []
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for block in data.get("nlu", []):
+        if "intent" not in block:
+            continue
+        for line in block["examples"].splitlines():
+            text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+            if text:
+                pairs.append((block["intent"], text))
+    return pairs
+
+
+def message_lines(path: Path) -> List[Text]:
+    """One message per line; blank lines and lines starting with "#" are skipped."""
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+class ModelParser:
+    """Parses text with a trained model: intent, FAQ topic and confidence, no servers."""
+
+    def __init__(self, model: Path) -> None:
+        from rasa.core.agent import Agent
+
+        self._agent = Agent.load(str(model))
+        self._loop = asyncio.new_event_loop()
+
+    def parse(self, text: Text) -> Dict[Text, Any]:
+        return self._loop.run_until_complete(self._agent.parse_message(text))
+
+    def label(self, text: Text) -> Text:
+        """The intent, or the full FAQ key (e.g. "faq/session_length") for FAQ questions."""
+        intent = self.parse(text)["intent"]
+        return intent.get("full_retrieval_intent_name") or intent["name"]
+
+    def close(self) -> None:
+        self._loop.close()
+
+
+# --- Crisis evaluation corpus (tests/data/crisis_eval) -------------------------------------
+CRISIS_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "crisis_eval"
+# The reply each crisis family should get; families not listed get the "self" reply.
+EXPECTED_KIND = {"overdose": "medical", "third_person": "someone_else", "danger_from_others": "unsafe"}
+TARGET_RECALL = 1.0
+TARGET_FALSE_ALARMS = 0.02
+
+
+@dataclass(frozen=True)
+class CrisisFamily:
+    name: Text
+    type: Text  # "crisis" or "lookalike"
+    dev: List[Text]
+    test: List[Text]
+
+    def split(self, name: Text) -> List[Text]:
+        return {"dev": self.dev, "test": self.test, "all": self.dev + self.test}[name]
+
+
+def crisis_families(directory: Path = CRISIS_EVAL_DIR) -> List[CrisisFamily]:
+    families = []
+    for path in sorted(directory.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        families.append(CrisisFamily(data["family"], data["type"], list(data["dev"]), list(data["test"])))
+    return families
+
+
+@dataclass
+class FamilyResult:
+    family: CrisisFamily
+    total: int
+    flagged: int  # got the crisis reply
+    fitting: int  # crisis families: got the reply for their case
+    caution: int  # got an ordinary answer with the standing crisis line
+    errors: List[Text]
+
+    @property
+    def rate(self) -> float:
+        return self.flagged / self.total if self.total else 0.0
+
+    @property
+    def passed(self) -> bool:
+        if self.family.type == "crisis":
+            return self.rate >= TARGET_RECALL
+        return self.rate <= TARGET_FALSE_ALARMS
+
+
+def evaluate_crisis(parse: Any, families: List[CrisisFamily], split: Text) -> List[FamilyResult]:
+    """Runs every message of `split` through `parse` (text -> Rasa parse result)."""
+    results = []
+    for family in families:
+        messages = family.split(split)
+        flagged = fitting = caution = 0
+        errors = []
+        expected_kind = EXPECTED_KIND.get(family.name, "self")
+        for text in messages:
+            parsed = parse(text)
+            decision = parsed.get("crisis") or {}
+            is_crisis = parsed["intent"]["name"] == "crisis"
+            flagged += is_crisis
+            caution += decision.get("kind") == "caution"
+            if family.type == "crisis":
+                fitting += is_crisis and decision.get("kind") == expected_kind
+                if not is_crisis:
+                    errors.append(f"missed ({decision.get('score', 0):.2f} {parsed['intent']['name']}): {text}")
+            elif is_crisis:
+                errors.append(f"false alarm ({decision.get('score', 0):.2f} {decision.get('patterns')}): {text}")
+        results.append(FamilyResult(family, len(messages), flagged, fitting, caution, errors))
+    return results
+
+
+def crisis_report(results: List[FamilyResult], split: Text) -> Text:
+    lines = [f"Crisis evaluation, {split} split (tests/data/crisis_eval)", ""]
+    lines.append(f"{'family':22s} {'type':9s} {'n':>4s} {'crisis reply':>13s} {'rate':>7s} {'fits case':>9s} {'caution':>8s}  target")
+    for kind in ("crisis", "lookalike"):
+        for r in (r for r in results if r.family.type == kind):
+            target = f">= {TARGET_RECALL:.0%} recall" if kind == "crisis" else f"<= {TARGET_FALSE_ALARMS:.0%} false alarms"
+            fits = f"{r.fitting}/{r.flagged}" if kind == "crisis" else ""
+            lines.append(
+                f"{r.family.name:22s} {kind:9s} {r.total:4d} {r.flagged:13d} {r.rate:7.1%} {fits:>9s} {r.caution:8d}  "
+                f"{target} {'ok' if r.passed else 'FAILED'}"
+            )
+    crisis = [r for r in results if r.family.type == "crisis"]
+    lookalike = [r for r in results if r.family.type == "lookalike"]
+    recall = sum(r.flagged for r in crisis) / max(1, sum(r.total for r in crisis))
+    false_alarms = sum(r.flagged for r in lookalike) / max(1, sum(r.total for r in lookalike))
+    lines += ["", f"overall: recall {recall:.1%} of {sum(r.total for r in crisis)} crisis messages, "
+              f"false alarms {false_alarms:.1%} of {sum(r.total for r in lookalike)} look-alikes"]
+    errors = [e for r in results for e in r.errors]
+    if errors:
+        lines += ["", "Errors:", *(f"  {e}" for e in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text = "dev") -> Text:
+    """Tries decision-rule thresholds on `split` (the dev split: never the test split) and
+    lists the settings with the fewest missed crisis messages, then fewest false alarms."""
+    import itertools
+
+    from bot.nlu.crisis import KINDS, CrisisLanguageDetector, decide
+
+    rows = []
+    for family in families:
+        for text in family.split(split):
+            d = parse(text).get("crisis") or {}
+            rows.append((family.type, d.get("score", 0.0), d.get("part_score", 0.0), d.get("patterns") or [],
+                         d.get("classifier_intent"), d.get("resolved_history", False)))
+    grid = {
+        "threshold": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8],
+        "part_threshold": [0.6, 0.7, 0.75, 0.8, 0.85, 1.01],
+        "matcher_threshold": [0.1, 0.2, 0.3, 0.4, 1.01],
+        "intent_threshold": [0.1, 0.2, 0.3, 0.4, 0.5, 1.01],
+        "resolved_threshold": [0.7, 0.8],
+    }
+    results = []
+    for values in itertools.product(*grid.values()):
+        config = {**CrisisLanguageDetector.get_default_config(), **dict(zip(grid, values, strict=True))}
+        missed = false_alarms = 0
+        for kind, score, part, patterns, intent, resolved in rows:
+            flagged = decide(score, part, "self", patterns, intent, config, resolved) in KINDS
+            missed += kind == "crisis" and not flagged
+            false_alarms += kind == "lookalike" and flagged
+        results.append((missed, false_alarms, config))
+    results.sort(key=lambda r: (r[0], r[1]))
+    crisis_total = sum(1 for r in rows if r[0] == "crisis")
+    lookalike_total = len(rows) - crisis_total
+    lines = [f"Threshold search on the {split} split ({crisis_total} crisis, {lookalike_total} look-alikes):",
+             "the fewest false alarms for each number of missed crisis messages"]
+    frontier, best_so_far = [], None
+    for missed, false_alarms, config in results:
+        if best_so_far is None or false_alarms < best_so_far:
+            frontier.append((missed, false_alarms, config))
+            best_so_far = false_alarms
+    for missed, false_alarms, config in frontier[:12]:
+        shown = ", ".join(f"{k}={config[k]}" for k in grid)
+        lines.append(f"  missed {missed:3d}  false alarms {false_alarms:3d}  {shown}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Understanding corpus (tests/data/nlu_eval): questions in many voices, one file per label ---
+NLU_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_eval"
+CLARIFICATION = "nlu_fallback"  # "I'm not sure I understood. Did you mean...?"
+
+
+def nlu_eval_sets(directory: Path = NLU_EVAL_DIR) -> List[Tuple[Text, List[Text], List[Text]]]:
+    """(label, dev messages, test messages) per file."""
+    sets = []
+    for path in sorted(directory.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        sets.append((data["label"], list(data["dev"]), list(data["test"])))
+    return sets
+
+
+def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dict[Text, int]]:
+    """Right answer, clarification or wrong answer (another label, or the crisis reply) per
+    label; `label_of` maps a text to the assistant's label ("faq/x", an intent, nlu_fallback)."""
+    lines = [f"Understanding, {split} split (tests/data/nlu_eval)", "",
+             f"{'label':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"]
+    totals = {"n": 0, "right": 0, "clarify": 0, "wrong": 0}
+    errors = []
+    for label, dev, test in nlu_eval_sets():
+        messages = {"dev": dev, "test": test, "all": dev + test}[split]
+        counts = {"n": len(messages), "right": 0, "clarify": 0, "wrong": 0}
+        for text in messages:
+            predicted = label_of(text)
+            outcome = "right" if predicted == label else "clarify" if predicted == CLARIFICATION else "wrong"
+            counts[outcome] += 1
+            if outcome == "wrong":
+                errors.append(f"  {label} -> {predicted}: {text}")
+        for key in totals:
+            totals[key] += counts[key]
+        lines.append(f"{label:32s} {counts['n']:4d} {counts['right']:6d} {counts['clarify']:8d} {counts['wrong']:6d}")
+    n = max(1, totals["n"])
+    lines += ["", f"overall: right {totals['right']}/{totals['n']} = {totals['right'] / n:.1%}, "
+              f"clarification {totals['clarify'] / n:.1%}, wrong {totals['wrong']}/{totals['n']} = {totals['wrong'] / n:.1%}"]
+    if errors:
+        lines += ["", "Wrong answers:", *errors]
+    return "\n".join(lines) + "\n", totals
+
+
+def main(argv: Optional[List[Text]] = None) -> int:
+    """`python -m tooling.evaluation crisis-report [--split dev|test|all] [--model PATH]`,
+    `python -m tooling.evaluation crisis-tune [--model PATH]` (dev split only)."""
+    import argparse
+
+    from bot.server.training import ensure_model
+
+    parser = argparse.ArgumentParser(prog="python -m tooling.evaluation")
+    parser.add_argument("command", choices=["crisis-report", "crisis-tune", "nlu-report"])
+    parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    parser.add_argument("--model", type=Path)
+    args = parser.parse_args(argv)
+    model_parser = ModelParser(args.model or ensure_model(quiet=True))
+    try:
+        if args.command == "crisis-tune":
+            print(tune_crisis_thresholds(model_parser.parse, crisis_families(), "dev"))
+            return 0
+        if args.command == "nlu-report":
+            report, _ = understanding_report(model_parser.label, args.split)
+            print(report)
+            return 0
+        results = evaluate_crisis(model_parser.parse, crisis_families(), args.split)
+    finally:
+        model_parser.close()
+    report = crisis_report(results, args.split)
+    out = Path(__file__).resolve().parent.parent / "test-artifacts" / f"crisis-report-{args.split}.txt"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(report, encoding="utf-8")
+    print(report)
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
