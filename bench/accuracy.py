@@ -61,14 +61,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__.split("\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--json", action="store_true", help="print one JSON object per model")
-    parser.add_argument("--speedups", action="store_true", help="install bot/server/patches/speedups.py first, as the Rasa server does")
+    parser.add_argument("--speedups", action="store_true", help="install bot/server/patches first, as the Rasa server does")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(PROJECT_ROOT))
     if args.speedups:
-        from bot.server.patches.speedups import install_speedups
+        from bot.server import patches
 
-        install_speedups()
+        patches.install()
     for model in args.models:
         result = evaluate(model)
         if args.json:

@@ -1,7 +1,8 @@
 """`python -m bot.server.rasa_server run ...`: Rasa's own command line, with the action fallback.
 
-Same arguments as `rasa`; it only installs bot.server.resilience first, so a failing action
-server never silences the referral, and it sets `--cors` from the origin allow-list
+Same arguments as `rasa`; it first installs bot.server.resilience, so a failing action
+server never silences the referral, and the version-checked patches (bot/server/patches), and
+it sets `--cors` from the origin allow-list
 (bot/server/origins.py: $WIDGET_ALLOWED_ORIGINS, by default only the server's own origin).
 """
 
@@ -15,6 +16,7 @@ from typing import List, MutableMapping
 
 from bot.server.origins import ENV_VAR, InvalidOrigin, allowed_origins, parse_origins
 
+# Seconds a custom action may take before the domain fallback answers (bot/server/resilience.py).
 DEFAULT_ACTION_TIMEOUT = 10.0
 
 
@@ -59,11 +61,11 @@ def with_allowed_origins(args: List[str]) -> List[str]:
 
 def main() -> None:
     crash_safe_timeouts(os.environ)
-    from bot.server.patches.takeover import install_crisis_during_takeover
+    from bot.server import patches
     from bot.server.resilience import install_remote_action_fallback
 
     install_remote_action_fallback(float(os.environ.get("ACTION_TIMEOUT_SECONDS") or DEFAULT_ACTION_TIMEOUT))
-    install_crisis_during_takeover()
+    patches.install()
     try:
         args = with_allowed_origins(sys.argv[1:])
     except InvalidOrigin as error:

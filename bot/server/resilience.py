@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Text
 from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
 from rasa.shared.core.events import Event
 
+from bot.server.rasa_server import DEFAULT_ACTION_TIMEOUT
+
 logger = logging.getLogger(__name__)
 
 # Each ends with a referral to a professional, as the action would have (utter_handoff_offline
@@ -54,12 +56,12 @@ async def offline_events(action_name: Text, output_channel: Any, nlg: Any, track
     return events
 
 
-def install_remote_action_fallback(timeout_seconds: float = 5.0) -> None:
-    """Wraps RemoteAction.run once per process (idempotent)."""
-    from bot.server.patches.speedups import install_speedups
+def install_remote_action_fallback(timeout_seconds: float = DEFAULT_ACTION_TIMEOUT) -> None:
+    """Wraps RemoteAction.run once per process (idempotent).
 
-    # Also the per-message speed-ups (bot/server/patches/speedups.py): this is the Rasa server's start-up hook.
-    install_speedups()
+    Always on, whatever the Rasa version: it wraps the public `run` every action has, not
+    Rasa's internals (those patches are behind bot.server.patches.install()).
+    """
     original = RemoteAction.run
     if getattr(original, "_with_offline_fallback", False):
         return

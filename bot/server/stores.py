@@ -37,6 +37,8 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.server import patches
+
 DEFAULT_SQLITE_PATH = "var/tracker.db"
 # Conversations whose tracker stays in memory between messages (embedded store only).
 RECENT_TRACKERS = 1000
@@ -105,7 +107,8 @@ class EnvironmentTrackerStore(SQLTrackerStore):
     event as an ORM object, which cost about 4.5 ms of CPU per message here (most of
     the store's time); the same statements through SQLAlchemy Core, built once, and one
     multi-row insert cost a fraction of that. With $POSTGRESQL_SCHEMA set (a
-    PostgreSQL schema Rasa checks on every access) Rasa's own code runs unchanged.
+    PostgreSQL schema Rasa checks on every access), or on versions of Rasa and SQLAlchemy
+    other than bot.server.patches.WRITTEN_FOR, Rasa's own code runs unchanged.
     """
 
     def __init__(
@@ -153,7 +156,9 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             self.engine.dispose()
             self.engine = sqlite_engine(self.engine.url)
             self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
-        self._use_core = not os.environ.get("POSTGRESQL_SCHEMA")
+        # Rasa's own ORM code when a PostgreSQL schema is set (Rasa checks it on every access)
+        # or when Rasa/SQLAlchemy are not the versions these statements were checked against.
+        self._use_core = not os.environ.get("POSTGRESQL_SCHEMA") and patches.versions_checked()
         self._statements = self._build_statements()
         # Only this process writes an embedded SQLite store (several processes need Redis
         # and a server database), so the trackers it saved are what it would read back.

@@ -32,8 +32,8 @@ Found with `python -m bench.profile` (see bench/README.md, "History"):
   ones seen before (a rewind, a restart, a revert), everything is worked out again, as
   Rasa does. Callers get their own copies of the states.
 
-`install_speedups()` is idempotent. The Rasa server process installs it at start-up
-(through bot.server.resilience.install_remote_action_fallback, its start-up hook);
+`install_speedups()` is idempotent. The Rasa server installs it at start-up through
+bot.server.patches.install(), which first checks the versions these were written for;
 TMS_SPEEDUPS=0 leaves Rasa as it is, to measure the difference (TMS_SPEEDUPS=a,b installs
 only the named ones, see SPEEDUPS).
 """
@@ -41,7 +41,9 @@ only the named ones, see SPEEDUPS).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Set, Tuple, Type
+from typing import Any, Dict, List, Mapping, Set, Tuple, Type
+
+from bot.server.patches import replace
 
 _INSTALLED = False
 
@@ -70,7 +72,7 @@ def _install_action_response_validation() -> None:
             raise error
         return True
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    replace(RemoteAction, "_validate_action_result", validate_action_result)
 
 
 def _install_event_type_cache() -> None:
@@ -86,7 +88,7 @@ def _install_event_type_cache() -> None:
         found = by_name.get(type_name)
         return found if found is not None else original(type_name, default)
 
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+    replace(Event, "resolve_by_type", staticmethod(resolve_by_type))
 
 
 def _install_sequential_graph_runner() -> None:
@@ -160,7 +162,7 @@ def _install_sequential_graph_runner() -> None:
         except RuntimeError as e:
             raise GraphRunError("Error running runner.") from e
 
-    DaskGraphRunner.run = run  # type: ignore[method-assign]
+    replace(DaskGraphRunner, "run", run)
 
 
 def hstack_coo(blocks: List[Any]) -> Any:
@@ -197,7 +199,7 @@ def _install_sparse_feature_combination() -> None:
             return original(features, featurizers)  # copies, dense features and errors as Rasa has them
         return Features(hstack_coo(matrices), features[0].type, features[0].attribute, featurizers)
 
-    Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign]
+    replace(Message, "_combine_features", staticmethod(combine_features))
 
 
 def _install_direct_graph_call() -> None:
@@ -232,7 +234,7 @@ def _install_direct_graph_call() -> None:
             outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
         return outputs
 
-    RasaModel._rasa_predict = rasa_predict  # type: ignore[method-assign]
+    replace(RasaModel, "_rasa_predict", rasa_predict)
 
 
 class _PriorStates:
@@ -288,7 +290,7 @@ def _install_incremental_prior_states() -> None:
         last = self._clean_state(self.get_active_state(cached.replay, omit_unset_slots=omit_unset_slots))
         return [_copy_state(state) for state in cached.states] + [_copy_state(last)]
 
-    Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
+    replace(Domain, "states_for_tracker_history", states_for_tracker_history)
 
 
 SPEEDUPS = {
@@ -301,13 +303,21 @@ SPEEDUPS = {
 }
 
 
-def install_speedups() -> None:
-    """Installs all speed-ups once; $TMS_SPEEDUPS=0 installs none, "a,b" only those named."""
+def install_speedups(environ: Mapping[str, str] = os.environ) -> List[str]:
+    """Installs the speed-ups once and returns their names; $TMS_SPEEDUPS=0 installs none,
+    "a,b" only those named. Call it through bot.server.patches.install(), which checks versions."""
     global _INSTALLED
-    choice = os.environ.get("TMS_SPEEDUPS", "1").strip()
+    choice = environ.get("TMS_SPEEDUPS", "1").strip()
     if _INSTALLED or choice == "0":
-        return
+        return []
     names = list(SPEEDUPS) if choice in ("", "1") else [n.strip() for n in choice.split(",") if n.strip()]
     for name in names:
         SPEEDUPS[name]()
     _INSTALLED = True
+    return names
+
+
+def forget_installed() -> None:
+    """After bot.server.patches.uninstall_all() has put Rasa's originals back."""
+    global _INSTALLED
+    _INSTALLED = False

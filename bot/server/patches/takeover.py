@@ -7,18 +7,16 @@ for a busy professional: `install_crisis_during_takeover` lets a paused conversa
 its rules for a message read as crisis (the crisis reply, its slots), and for nothing else;
 the conversation stays paused. The escalation broker marks it urgent in the inbox.
 
-It replaces one static method of Rasa's MessageProcessor, written against Rasa 3.6.21: on
-another version it logs one line and leaves Rasa as it is.
+It replaces one static method of Rasa's MessageProcessor, written against Rasa 3.6.21; it is
+installed through bot.server.patches.install(), which leaves Rasa as it is on other versions.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from bot.server.patches import replace
 
-WRITTEN_FOR_RASA = "3.6.21"
 CRISIS_INTENT = "crisis"
 
 
@@ -27,24 +25,16 @@ def is_crisis_turn(tracker: Any) -> bool:
     return latest is not None and (latest.intent or {}).get("name") == CRISIS_INTENT
 
 
-def install_crisis_during_takeover() -> bool:
-    """Idempotent; False (and one log line) when the Rasa version is not the one checked."""
-    import rasa
+def install_crisis_during_takeover() -> None:
+    """Idempotent. Call it through bot.server.patches.install(), which checks versions."""
     from rasa.core.processor import MessageProcessor
 
-    if rasa.__version__ != WRITTEN_FOR_RASA:
-        logger.error(
-            "Crisis replies during a staff takeover are written for Rasa %s, not %s: not installed.",
-            WRITTEN_FOR_RASA, rasa.__version__,
-        )
-        return False
     original = MessageProcessor._should_handle_message
     if getattr(original, "_answers_crisis_while_paused", False):
-        return True
+        return
 
     def should_handle_message(tracker: Any) -> bool:
         return original(tracker) or (tracker.is_paused() and is_crisis_turn(tracker))
 
     should_handle_message._answers_crisis_while_paused = True  # type: ignore[attr-defined]
-    MessageProcessor._should_handle_message = staticmethod(should_handle_message)  # type: ignore[method-assign]
-    return True
+    replace(MessageProcessor, "_should_handle_message", staticmethod(should_handle_message))

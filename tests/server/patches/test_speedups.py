@@ -11,17 +11,39 @@ from rasa.shared.core.events import Event
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.server.patches.speedups import install_speedups
+from bot.server import patches
+from bot.server.patches.speedups import SPEEDUPS, install_speedups
 from tests.conftest import PROJECT_ROOT
 
-ORIGINAL_VALIDATE = RemoteAction._validate_action_result
-ORIGINAL_RESOLVE = Event.resolve_by_type
-ORIGINAL_RUN = DaskGraphRunner.run
-ORIGINAL_COMBINE = Message._combine_features
-ORIGINAL_PREDICT = RasaModel._rasa_predict
-ORIGINAL_STATES = Domain.states_for_tracker_history
-install_speedups()
-SEQUENTIAL_RUN = DaskGraphRunner.run
+
+def rasas_own(owner, name):
+    """The attribute as Rasa defines it, as a plain function, installed or not."""
+    return patches.original(owner, name).__get__(None, owner)
+
+
+ORIGINAL_VALIDATE = rasas_own(RemoteAction, "_validate_action_result")
+ORIGINAL_RESOLVE = rasas_own(Event, "resolve_by_type")
+ORIGINAL_RUN = rasas_own(DaskGraphRunner, "run")
+ORIGINAL_COMBINE = rasas_own(Message, "_combine_features")
+ORIGINAL_PREDICT = rasas_own(RasaModel, "_rasa_predict")
+ORIGINAL_STATES = rasas_own(Domain, "states_for_tracker_history")
+PATCHED = [
+    (RemoteAction, "_validate_action_result"), (Event, "resolve_by_type"), (DaskGraphRunner, "run"),
+    (Message, "_combine_features"), (RasaModel, "_rasa_predict"), (Domain, "states_for_tracker_history"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def speedups_installed():
+    """Every speed-up, whatever $TMS_SPEEDUPS says, and Rasa's own code again afterwards."""
+    patches.uninstall_all()
+    assert install_speedups({"TMS_SPEEDUPS": "1"}) == list(SPEEDUPS)
+    # Otherwise the tests below would compare Rasa with itself.
+    assert all(vars(owner)[name] is not patches.original(owner, name) for owner, name in PATCHED)
+    yield
+    patches.uninstall_all()
+    assert all(vars(owner)[name] is patches.original(owner, name) for owner, name in PATCHED)
+
 
 @pytest.fixture(scope="module")
 def benchmark_texts():
@@ -105,9 +127,10 @@ def test_the_model_parses_and_predicts_exactly_as_with_dask(agent, loop, benchma
             found.append((parsed, prediction["scores"], prediction["policy"], prediction["confidence"]))
         return found
 
+    sequential_run = DaskGraphRunner.run
     monkeypatch.setattr(DaskGraphRunner, "run", ORIGINAL_RUN)
     with_dask = outcomes()
-    monkeypatch.setattr(DaskGraphRunner, "run", SEQUENTIAL_RUN)
+    monkeypatch.setattr(DaskGraphRunner, "run", sequential_run)
     sequential = outcomes()
     assert len(texts) > 50
     assert sequential == with_dask
