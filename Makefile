@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast lint audit clean bench crisis-report nlu-report
+.PHONY: help install run train test test-fast test-stories validate lint audit clean bench crisis-report nlu-report
 
 help: ## Show this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock requirements-dev.lock requirements-model.txt
 	@PY=$$(scripts/find-python.sh) && echo "Using $$PY" && \
@@ -23,8 +23,8 @@ install: $(STAMP) ## Create .venv (Python 3.10) and install the locked dependenc
 train: install ## Train the model if config, domain or data changed
 	$(BIN)/python -m bot train
 
-run: install ## Install, train if needed, and start the assistant on localhost
-	$(BIN)/python -m bot run
+run: install ## Install, train if needed, and start the assistant on localhost (VERBOSE=1: servers' logs here)
+	$(BIN)/python -m bot run $(if $(VERBOSE),--verbose)
 
 test: install ## Install what the tests need and run the whole test suite
 	scripts/install-system-deps.sh
@@ -32,6 +32,13 @@ test: install ## Install what the tests need and run the whole test suite
 
 test-fast: install ## Unit tests only (no training, no servers)
 	$(BIN)/python -m pytest -m "not slow"
+
+validate: install ## Check the training data, domain and config (rasa data validate)
+	$(BIN)/python -m rasa data validate --domain domain.yml --data data --config config.yml
+
+test-stories: train ## Run the dialogue test stories in tests/test_stories.yml against the model
+	$(BIN)/python -m rasa test core --model "$$($(BIN)/python -c 'from bot.server.training import ensure_model; print(ensure_model(quiet=True))')" \
+	  --stories tests/test_stories.yml --out test-artifacts/stories --fail-on-prediction-errors
 
 crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|all)
 	$(BIN)/python -m tooling.evaluation crisis-report --split $(or $(SPLIT),test)
@@ -43,7 +50,7 @@ bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; benc
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install ## Ruff over the project's code
-	$(BIN)/ruff check bot actions tests
+	$(BIN)/ruff check bot actions tests tooling bench
 
 audit: ## Check the locked dependencies for known vulnerabilities (needs the internet)
 	@[ -x .venv-audit/bin/pip-audit ] || { $$(scripts/find-python.sh) -m venv .venv-audit && .venv-audit/bin/pip install --quiet pip-audit; }

@@ -5,23 +5,45 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bot.server.processes import AssistantServers
 from bot.server.staff import cli as staff_cli
-from bot.server.training import ensure_model
+from bot.server.training import PROJECT_ROOT, ensure_model
+
+# Where `python -m bot run` writes the servers' own output (Rasa, TensorFlow and their
+# deprecation warnings) unless --verbose shows it in the terminal.
+LOG_DIR = PROJECT_ROOT / "var" / "log"
+
+
+def show_tail(log: Path, lines: int = 40) -> None:
+    if log.exists():
+        print(f"--- last lines of {log} ---", file=sys.stderr)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-lines:]), file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    model = ensure_model()
-    servers = AssistantServers(model=model, rasa_port=args.port, action_port=args.action_port)
-    print("Starting the action server and the Rasa server (this takes about a minute)...", flush=True)
+    log_dir = None if args.verbose else LOG_DIR
+    try:
+        model = ensure_model(log=None if log_dir is None else log_dir / "train.log")
+    except subprocess.CalledProcessError:
+        print("error: training failed", file=sys.stderr)
+        show_tail(LOG_DIR / "train.log")
+        return 1
+    servers = AssistantServers(model=model, rasa_port=args.port, action_port=args.action_port, log_dir=log_dir)
+    where = "" if log_dir is None else f"; their logs go to {log_dir}/ (--verbose shows them here)"
+    print(f"Starting the action server and the Rasa server (this takes about a minute{where})...", flush=True)
     try:
         servers.start()
     except (RuntimeError, TimeoutError) as error:
         servers.stop()
         print(f"error: the assistant did not start: {error}", file=sys.stderr)
+        if log_dir is not None:
+            show_tail(log_dir / "actions.log")
+            show_tail(log_dir / "rasa.log")
         return 1
     url = servers.rasa_url
     print(
@@ -52,6 +74,8 @@ The TMS assistant is running on {url}  (press Ctrl-C to stop)
         while not stop:
             if any(process.poll() is not None for process in servers.processes):
                 print("error: a server stopped unexpectedly; shutting down", file=sys.stderr)
+                if log_dir is not None:
+                    show_tail(log_dir / "rasa.log")
                 return 1
             time.sleep(0.5)
     finally:
@@ -67,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="train if needed, then start both servers")
     run_parser.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", 5005)))
     run_parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
+    run_parser.add_argument("--verbose", action="store_true", help="show the servers' own output here")
     staff_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "staff":

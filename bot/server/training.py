@@ -40,10 +40,11 @@ def model_path(root: Path = PROJECT_ROOT) -> Path:
     return MODELS_DIR / f"tms-{inputs_hash(model_inputs(root), root)}.tar.gz"
 
 
-def ensure_model(quiet: bool = False) -> Path:
+def ensure_model(quiet: bool = False, log: Path | None = None) -> Path:
     """Returns the model for the current inputs, training it first if needed.
 
     $TMS_MODEL names a model file to use as it is (for development while data changes).
+    With `log`, Rasa's training output goes to that file instead of the terminal.
     """
     override = os.environ.get("TMS_MODEL")
     if override:
@@ -53,8 +54,13 @@ def ensure_model(quiet: bool = False) -> Path:
         if not quiet:
             print(f"Model is up to date: {path.relative_to(PROJECT_ROOT)}")
         return path
-    print("Training the model (config or data changed)...", flush=True)
+    where = f" (output in {log})" if log else ""
+    print(f"Training the model (config or data changed; a first training takes minutes){where}...", flush=True)
     started = time.monotonic()
+    output = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        output = log.open("ab")
     subprocess.run(
         [
             sys.executable, "-m", "rasa", "train",
@@ -63,6 +69,10 @@ def ensure_model(quiet: bool = False) -> Path:
         ],
         cwd=PROJECT_ROOT,
         check=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
     )
+    if output is not None:
+        output.close()
     print(f"Trained {path.name} in {time.monotonic() - started:.0f} s", flush=True)
     return path
