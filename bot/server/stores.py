@@ -38,6 +38,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.server import patches
+from bot.server.database import create_tables_once
 
 DEFAULT_SQLITE_PATH = "var/tracker.db"
 # Conversations whose tracker stays in memory between messages (embedded store only).
@@ -126,10 +127,14 @@ class EnvironmentTrackerStore(SQLTrackerStore):
             parsed = make_url(url)
 
             def connect() -> None:
-                engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True)
+                engine = sqlalchemy.create_engine(parsed.set(database=parsed.database or "rasa"), pool_pre_ping=True)
                 try:
                     with engine.connect():
                         pass
+                    if not os.environ.get("POSTGRESQL_SCHEMA"):
+                        # Before Rasa's own create_all, which logs an error when another
+                        # instance starting at the same moment creates the table first.
+                        create_tables_once(engine, SQLTrackerStore.Base.metadata)
                 finally:
                     engine.dispose()
 

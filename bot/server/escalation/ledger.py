@@ -18,9 +18,11 @@ import threading
 from datetime import datetime, timezone
 from typing import Dict, Mapping, Optional, Protocol, Union, runtime_checkable
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, inspect
+from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
+
+from bot.server.database import create_tables_once
 
 TABLE_NAME = "escalation_notifications"
 ID_LENGTH = 128
@@ -104,19 +106,13 @@ class SqlClaimLedger:
         return True
 
     def ensure_table(self) -> None:
-        """Creates the table if missing; another instance creating it first is fine."""
+        """Creates the table if missing (once, with several instances starting)."""
         if self._table_ready:
             return
         with self._table_lock:
             if self._table_ready:
                 return
-            try:
-                self._table.create(self._engine, checkfirst=True)
-            except DBAPIError:
-                # Lost a race with a concurrent creator (PostgreSQL reports it as a
-                # duplicate table or a duplicate key in pg_type; SQLite as "already exists").
-                if not inspect(self._engine).has_table(TABLE_NAME):
-                    raise
+            create_tables_once(self._engine, self._table.metadata)
             self._table_ready = True
 
     def dispose(self) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
 from bot.server.channels.inbound import clean_text
+from bot.server.database import create_tables_once
 
 DEFAULT_SQLITE_PATH = "var/tracker.db"
 
@@ -134,20 +135,9 @@ def engine_from_env(environ: Mapping[str, str]) -> Engine:
     return sqlite_engine(make_url(f"sqlite:///{path}"))
 
 
-def create_tables(engine: Engine, attempts: int = 3) -> None:
-    """Creates the staff tables that are missing.
-
-    Two processes starting together (Rasa workers, the CLI) may both see a table missing and
-    both create it; the loser gets an error from the database and checks again.
-    """
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return
-        except sa.exc.DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+def create_tables(engine: Engine) -> None:
+    """Creates the staff tables that are missing (once, with several instances starting)."""
+    create_tables_once(engine, metadata)
 
 
 def new_ref() -> str:

@@ -102,14 +102,15 @@ def test_losing_the_create_table_race_is_tolerated(
     url = sqlite_url(tmp_path / "claims.db")
     SqlClaimLedger(url).ensure_table()
     loser = SqlClaimLedger(url)
-    create = loser._table.create
+    metadata = loser._table.metadata
+    create_all = metadata.create_all
     creates: List[bool] = []
 
-    def create_without_check(bind: object, checkfirst: bool = False) -> None:
+    def create_without_check(bind: object, checkfirst: bool = True) -> None:
         creates.append(checkfirst)
-        create(bind, checkfirst=False)  # as if the check had said "missing"
+        create_all(bind, checkfirst=False)  # as if the check had said "missing"
 
-    monkeypatch.setattr(loser._table, "create", create_without_check)
+    monkeypatch.setattr(metadata, "create_all", create_without_check)
     assert loser.claim_sync("esc-1", "crisis", WHEN) is True
     assert creates == [True]  # the CREATE ran, failed on the existing table, was tolerated
     loser.dispose()
