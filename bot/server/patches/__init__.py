@@ -7,13 +7,16 @@ and SQLAlchemy-backed Rasa classes:
   leaves them out, to measure the difference);
 - takeover.py: crisis language is still answered while a professional has the
   conversation (Rasa's paused conversations skip every rule);
+- retries.py: a message retried by its client (same message id), on any instance, is not
+  handled a second time;
 - the tracker store's SQLAlchemy Core statements (bot/server/stores.py), which read and
   write Rasa's own table the way Rasa's ORM code does.
 
 Each was written and tested (tests/server/patches/, equivalence tests against Rasa's own
 code) for the exact versions in WRITTEN_FOR. `install()` checks them first: on any other
 version it logs one line and installs nothing, and the tracker store uses Rasa's own code,
-so an upgrade runs Rasa as it is (slower, and without crisis replies during a takeover)
+so an upgrade runs Rasa as it is (slower, without crisis replies during a takeover, and
+with retried messages handled again)
 instead of failing at start-up or at the first message.
 
 The action server fallback (bot/server/resilience.py) is not here: it wraps the public
@@ -97,17 +100,20 @@ def install(environ: Mapping[str, str] = os.environ) -> Installed:
     wrong = version_mismatches()
     if wrong:
         logger.warning(
-            "Rasa runs unpatched (slower; no crisis replies while staff have a conversation): "
+            "Rasa runs unpatched (slower; no crisis replies while staff have a conversation; retried "
+            "messages handled again): "
             "the patches in bot/server/patches were written for other versions: %s.",
             "; ".join(wrong),
         )
         _STATE = Installed(active=False)
         return _STATE
+    from bot.server.patches.retries import install_retry_check
     from bot.server.patches.speedups import install_speedups
     from bot.server.patches.takeover import install_crisis_during_takeover
 
     install_crisis_during_takeover()
-    _STATE = Installed(active=True, names=["crisis_during_takeover", *install_speedups(environ)])
+    install_retry_check()
+    _STATE = Installed(active=True, names=["crisis_during_takeover", "retry_check", *install_speedups(environ)])
     return _STATE
 
 

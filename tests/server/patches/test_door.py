@@ -24,6 +24,7 @@ from tests.conftest import PROJECT_ROOT, load_yaml
 
 PATCHED = [
     (MessageProcessor, "_should_handle_message"),
+    (MessageProcessor, "handle_message"),
     (RemoteAction, "_validate_action_result"),
     (Event, "resolve_by_type"),
     (DaskGraphRunner, "run"),
@@ -64,16 +65,16 @@ def test_the_versions_written_for_are_the_locked_ones():
 def test_with_the_versions_written_for_everything_is_installed():
     installed = patches.install({})
     assert installed.active is True
-    assert installed.names == ["crisis_during_takeover", *SPEEDUPS]
+    assert installed.names == ["crisis_during_takeover", "retry_check", *SPEEDUPS]
     assert all(vars(owner)[name] is not patches.original(owner, name) for owner, name in PATCHED)
     assert patches.install({}) is installed  # once per process
 
 
-def test_tms_speedups_0_keeps_the_crisis_patch_only():
+def test_tms_speedups_0_keeps_the_features_only():
     installed = patches.install({"TMS_SPEEDUPS": "0"})
-    assert installed.names == ["crisis_during_takeover"]
-    assert vars(MessageProcessor)["_should_handle_message"] is not patches.original(MessageProcessor, "_should_handle_message")
-    assert all(vars(owner)[name] is patches.original(owner, name) for owner, name in PATCHED[1:])
+    assert installed.names == ["crisis_during_takeover", "retry_check"]
+    assert all(vars(owner)[name] is not patches.original(owner, name) for owner, name in PATCHED[:2])
+    assert all(vars(owner)[name] is patches.original(owner, name) for owner, name in PATCHED[2:])
 
 
 @pytest.mark.parametrize("package", sorted(patches.WRITTEN_FOR))
