@@ -14,7 +14,13 @@ import asyncio
 import logging
 from typing import Any, Dict, List, Text
 
-from rasa.core.actions.action import ActionBotResponse, ActionExecutionRejection, RemoteAction
+from rasa.core.actions.action import (
+    ActionBotResponse,
+    ActionExecutionRejection,
+    ActionSessionStart,
+    RemoteAction,
+)
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.events import Event
 
 from bot.server.rasa_server import DEFAULT_ACTION_TIMEOUT
@@ -76,6 +82,9 @@ def install_remote_action_fallback(timeout_seconds: float = DEFAULT_ACTION_TIMEO
                 "Action server failed on '%s' (%s); answering from domain responses.",
                 self.name(), type(error).__name__,
             )
+            if self.name() == ACTION_SESSION_START_NAME:
+                # Rasa's own session start: the session must start, without a referral.
+                return await ActionSessionStart().run(output_channel, nlg, tracker, domain)
             return await offline_events(self.name(), output_channel, nlg, tracker, domain)
 
     run_with_fallback._with_offline_fallback = True  # type: ignore[attr-defined]

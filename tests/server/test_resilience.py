@@ -117,3 +117,11 @@ def test_installing_twice_wraps_once():
     wrapped = RemoteAction.run
     install_remote_action_fallback()
     assert RemoteAction.run is wrapped
+
+
+async def test_a_session_still_starts_with_the_action_server_down(down_action_server, rasa_domain):
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    events = await run_action("action_session_start", down_action_server, rasa_domain)
+    assert [type(e) for e in events] == [SessionStarted, ActionExecuted]
+    assert events[1].action_name == "action_listen"
