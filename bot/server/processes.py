@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from bot.server.training import PROJECT_ROOT
 
@@ -53,6 +53,8 @@ class AssistantServers:
     env: Dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None
     processes: List[subprocess.Popen] = field(default_factory=list)
+    # The log files the processes write to: this process's copies are closed by stop().
+    log_files: List[Any] = field(default_factory=list)
 
     @property
     def rasa_url(self) -> str:
@@ -88,7 +90,18 @@ class AssistantServers:
         if self.log_dir is None:
             return None
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        return open(self.log_dir / f"{name}.log", "ab")
+        output = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed by stop()
+        self.log_files.append(output)
+        return output
+
+    def _popen(self, command: List[str], env: Dict[str, str], name: str) -> subprocess.Popen:
+        """Starts `command` with its output appended to log_dir/<name>.log (if log_dir is set)."""
+        output = self._output(name)
+        try:
+            return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        finally:
+            if output is not None:
+                output.close()  # the child has its own copy; keeping ours open leaks one per start
 
     def start_action_server(self, timeout: float = 60) -> subprocess.Popen:
         env = self.environment()
@@ -97,9 +110,8 @@ class AssistantServers:
         # conversation outgrows the 64 KB cap meant for public requests (it answered 413
         # and every referral fell back to the domain). It listens on loopback only.
         env["SANIC_REQUEST_MAX_SIZE"] = self.env.get("ACTION_SERVER_MAX_REQUEST_BYTES", str(16 * 1024 * 1024))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
-            cwd=PROJECT_ROOT, env=env, stdout=self._output("actions"), stderr=subprocess.STDOUT,
+        process = self._popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)], env, "actions"
         )
         self.processes.append(process)
         wait_until_healthy(f"{self.action_url}/health", timeout, process)
@@ -107,7 +119,7 @@ class AssistantServers:
 
     def start_rasa_server(self, timeout: float = 180, extra_args: List[str] | None = None) -> subprocess.Popen:
         # bot.server.rasa_server sets --cors from $WIDGET_ALLOWED_ORIGINS (default: this server's origin).
-        process = subprocess.Popen(
+        process = self._popen(
             [
                 sys.executable, "-m", "bot.server.rasa_server", "run",
                 "--model", str(self.model),
@@ -116,7 +128,7 @@ class AssistantServers:
                 *self.api_args(),
                 *(extra_args or []),
             ],
-            cwd=PROJECT_ROOT, env=self.environment(), stdout=self._output("rasa"), stderr=subprocess.STDOUT,
+            self.environment(), "rasa",
         )
         self.processes.append(process)
         wait_until_healthy(self.rasa_url, timeout, process)
@@ -141,3 +153,6 @@ class AssistantServers:
         for process in reversed(self.processes):
             self.stop_process(process)
         self.processes.clear()
+        for output in self.log_files:
+            output.close()
+        self.log_files.clear()

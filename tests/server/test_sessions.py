@@ -1,8 +1,9 @@
 """A conversation session ends after domain.yml's session_expiration_time, and nothing is carried over.
 
-These run Rasa's own MessageProcessor session handling (expiry check, the built-in
-action_session_start, slot carry-over per domain.yml) on the project's SQLite tracker
-store, with the action server down. Only the model is left out: session handling does
+These run Rasa's own MessageProcessor session handling (expiry check, slot carry-over per
+domain.yml) on the project's SQLite tracker store, with the action server down, so the
+session starts as bot/server/resilience.py makes it start then: with Rasa's built-in
+action_session_start. Only the model is left out: session handling does
 not use it.
 """
 
@@ -62,7 +63,13 @@ def store(tmp_path, monkeypatch, rasa_domain):
 
 
 @pytest.fixture
-def processor(store, rasa_domain):
+def processor(store, rasa_domain, monkeypatch):
+    from rasa.core.actions.action import RemoteAction
+
+    from bot.server.resilience import install_remote_action_fallback
+
+    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)  # restored after each test
+    install_remote_action_fallback(timeout_seconds=3)
     with socket.socket() as sock:  # nothing listens there: the action server is down
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
