@@ -1,4 +1,5 @@
-"""Command line: `python -m bot train`, `python -m bot run`, or `python -m bot staff add|list`."""
+"""Command line: `python -m bot train`, `python -m bot run`, `python -m bot staff add|list`, or
+`python -m bot retention [--days N] [--dry-run]`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from bot.server.privacy import cli as privacy_cli
 from bot.server.processes import AssistantServers
+from bot.server.report import cli as report_cli
 from bot.server.staff import cli as staff_cli
 from bot.server.training import PROJECT_ROOT, ensure_model
 
@@ -93,9 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--action-port", type=int, default=int(os.environ.get("ACTION_PORT", 5055)))
     run_parser.add_argument("--verbose", action="store_true", help="show the servers' own output here")
     staff_cli.add_parser(commands)
+    privacy_cli.add_commands(commands)
+    report_cli.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "staff":
         return staff_cli.run(args)
+    if args.command == "retention":
+        return privacy_cli.run(args)
+    if args.command == "report":
+        return report_cli.run(args)
     if args.command == "train":
         ensure_model()
         return 0

@@ -21,15 +21,16 @@ import time
 import uuid
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from bot.server.channels.inbound import MAX_JSON_DEPTH
 from bot.server.processes import AssistantServers, free_port
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, load_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -572,11 +573,36 @@ REST = "/webhooks/rest/webhook"
 TELEGRAM = "/webhooks/telegram/webhook"
 TWILIO = "/webhooks/twilio/webhook"
 JSON_HEADERS = {"Content-Type": "application/json"}
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data; boundary=b0undary"
+MULTIPART = b'--b0undary\r\nContent-Disposition: form-data; name="message"\r\n\r\nhi\r\n--b0undary--\r\n'
+DEEP = b"[" * 5000 + b"]" * 5000
+SERVER_MAX_BYTES = 64 * 1024  # SANIC_REQUEST_MAX_SIZE, set by AssistantServers
+# After any case, the same conversation is still answered: "what is tms" gets this fact.
+WHAT_IS_TMS = "TMS is short for transcranial magnetic stimulation."
+TECHNICAL_PROBLEM = {v["text"] for v in load_yaml(PROJECT_ROOT / "domain.yml")["responses"]["utter_technical_problem"]}
+# What Sanic itself answers to a body over that cap, before any channel sees it.
+SANIC_TOO_LARGE = {"description": "Request Entity Too Large", "status": 413, "message": "Request body exceeds the size limit"}
+# The Content-Type a case is sent with, when it is not the channel's usual one.
+CONTENT_TYPES = {
+    "text-plain-content-type": "text/plain",
+    "form-encoded-body": FORM_TYPE,
+    "json-labelled-as-a-form": FORM_TYPE,
+    "multipart-body": MULTIPART_TYPE,
+    "json-content-type": "application/json",
+    "deep-nesting-json": "application/json",
+}
 
 
 def rest_json(message: Any, sender: Any = "bad-input-{n}", **extra: Any) -> bytes:
     body: Dict[str, Any] = {"sender": sender, "message": message, **extra}
     return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+
+
+def rest_nested(levels: int) -> bytes:
+    """A valid REST body whose metadata makes the whole body `levels` deep."""
+    lists = levels - 2  # inside the body's object and the metadata's
+    return b'{"sender": "bad-input-{n}", "message": "what is tms", "metadata": {"deep": ' + b"[" * lists + b"]" * lists + b"}}"
 
 
 BAD_REST_CASES = [
@@ -625,22 +651,44 @@ BAD_REST_CASES = [
     ("duplicate-keys", b'{"sender": "bad-input-{n}", "message": "x", "message": "what is tms"}', 200, True),
     ("metadata-odd-values", rest_json("what is tms", metadata={"locale": 5, "page_url": ["x"]}), 200, True),
     ("text-plain-content-type", rest_json("what is tms"), 200, True),
+    ("deep-nesting-5000-levels", b'{"sender": "bad-input-{n}", "message": "hi", "metadata": ' + DEEP + b"}", 400, False),
+    ("nested-one-level-too-deep", rest_nested(MAX_JSON_DEPTH + 1), 400, False),
+    ("metadata-as-deep-as-allowed", rest_nested(MAX_JSON_DEPTH), 200, True),
+    ("huge-json-under-server-cap", rest_json("what is tms " * 5000), 413, False),
+    ("huge-json-over-server-cap", rest_json("what is tms " * 90_000), 413, False),
+    ("utf16-with-bom", rest_json("what is tms").decode().encode("utf-16"), 400, False),
+    ("utf8-bom", b"\xef\xbb\xbf" + rest_json("what is tms"), 200, True),
+    ("raw-nul-in-string", b'{"sender": "bad-input-{n}", "message": "what is\x00 tms"}', 400, False),
+    ("escaped-nul", rest_json("what is\x00 tms"), 200, True),
+    ("lone-surrogate-escaped", rest_json("what is tms \ud800"), 200, True),
+    ("lone-surrogates-in-metadata", rest_json("what is tms", metadata={"locale": "\ud800", "page": "\udfff"}), 200, True),
+    ("form-encoded-body", b"sender=bad-input-{n}&message=what+is+tms", 400, False),
+    ("multipart-body", MULTIPART, 400, False),
+    ("json-labelled-as-a-form", rest_json("what is tms"), 200, True),  # what `curl -d` sends
 ]
 
 
 @pytest.mark.parametrize(("case", "body", "status", "answers"), BAD_REST_CASES, ids=[c[0] for c in BAD_REST_CASES])
 def test_rest_bad_input_corpus(servers, case, body, status, answers):
-    body = body.replace(b"{n}", uuid.uuid4().hex[:10].encode())
-    headers = {"Content-Type": "text/plain"} if case == "text-plain-content-type" else JSON_HEADERS
+    sender = f"bad-input-{uuid.uuid4().hex[:10]}"
+    body = body.replace(b"bad-input-{n}", sender.encode())
+    headers = {"Content-Type": CONTENT_TYPES.get(case, "application/json")}
     response = requests.post(f"{servers.rasa_url}{REST}", data=body, headers=headers, timeout=120)
     assert response.status_code == status, response.text
     payload = response.json()
-    if status >= 400:
+    if len(body) > SERVER_MAX_BYTES:
+        assert payload == SANIC_TOO_LARGE
+    elif status >= 400:
         assert isinstance(payload.get("error"), str) and payload["error"], payload
     else:
         texts = [m.get("text", "") for m in payload]
         assert any(texts) is answers, payload
         assert not any("<img" in t or "<script" in t for t in texts), texts
+        assert not TECHNICAL_PROBLEM & set(texts), "the message was lost"
+    # Nothing lost: the same conversation is still answered.
+    after = requests.post(f"{servers.rasa_url}{REST}", json={"sender": sender, "message": "what is tms"}, timeout=120)
+    assert after.status_code == 200, after.text
+    assert WHAT_IS_TMS in "\n".join(m.get("text", "") for m in after.json())
 
 
 def test_rest_rejects_other_methods_without_a_server_error(servers):
@@ -655,6 +703,7 @@ def test_sql_text_is_stored_as_text_and_the_store_still_works(servers):
 
 
 BAD_TELEGRAM_CASES = [
+    # (case id, body: raw bytes, the text of a real update, or a function of a real update's bytes; status)
     ("malformed-json", b'{"update_id": ', 400),
     ("json-array", b"[1, 2]", 400),
     ("not-an-update", b'{"hello": "world"}', 400),
@@ -665,6 +714,19 @@ BAD_TELEGRAM_CASES = [
     ("html", "<img src=x onerror=alert(1)>", 200),
     ("typed-command", '/crisis{"crisis_region": "GB"}', 200),
     ("huge-text", "how long is a session " * 600, 200),
+    ("deep-nesting-5000-levels", b'{"update_id": 990002, "message": ' + DEEP + b"}", 400),
+    ("message-not-an-object", b'{"update_id": 990003, "message": "what is tms"}', 400),
+    ("body-over-server-cap", lambda update: update.replace(b'"text": "', b'"text": "' + b"x" * 100_000), 413),
+    ("invalid-utf8", lambda update: update.replace(b'"text": "', b'"text": "\xff\xfe'), 400),
+    ("utf16-with-bom", lambda update: update.decode().encode("utf-16"), 400),
+    ("raw-nul-in-string", lambda update: update.replace(b'"text": "', b'"text": "\x00'), 400),
+    ("utf8-bom", lambda update: b"\xef\xbb\xbf" + update, 200),
+    ("escaped-nul", "what is\x00 tms", 200),
+    ("lone-surrogate-escaped", "what is tms \ud800", 200),
+    ("empty-body", b"", 400),
+    ("form-encoded-body", b"update_id=990004&message=hi", 400),
+    ("multipart-body", MULTIPART, 400),
+    ("text-plain-content-type", lambda update: update, 200),
 ]
 
 
@@ -672,20 +734,28 @@ BAD_TELEGRAM_CASES = [
 def test_telegram_bad_input_corpus(servers, fakes, case, body, status):
     telegram, _ = fakes
     url = f"{servers.rasa_url}{TELEGRAM}"
-    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, **JSON_HEADERS}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET, "Content-Type": CONTENT_TYPES.get(case, "application/json")}
+    chat = new_chat()
     if isinstance(body, bytes):
         response = requests.post(url, data=body, headers=headers, timeout=120)
+    elif callable(body):
+        raw: Callable[[bytes], bytes] = body
+        update = json.dumps(telegram_message(chat, "what is tms")).encode()
+        response = requests.post(url, data=raw(update), headers=headers, timeout=120)
     else:
-        update = telegram_message(new_chat(), body or "")
+        update = telegram_message(chat, body or "")
         if body is None:
             update["message"].pop("text")
             update["message"]["sticker"] = {"file_id": "x", "file_unique_id": "y", "width": 512, "height": 512,
                                             "is_animated": False, "is_video": False, "type": "regular"}
         response = requests.post(url, json=update, headers=headers, timeout=120)
     assert response.status_code == status, response.text
+    # Nothing lost: the same chat is still answered.
+    assert WHAT_IS_TMS in "\n".join(m["text"] for m in telegram_say(servers, telegram, chat, "what is tms"))
 
 
 BAD_TWILIO_CASES = [
+    # (case id, changes to a real signed form, or a function of its urlencoded bytes posted as is; status)
     ("no-from", {"From": ""}, 200),
     ("no-body-field", {"Body": None}, 200),
     ("empty-body", {"Body": ""}, 200),
@@ -696,19 +766,42 @@ BAD_TWILIO_CASES = [
     ("number-out-of-range", {"Body": "99"}, 200),
     ("num-media-not-a-number", {"NumMedia": "lots"}, 200),
     ("huge-body", {"Body": "side effects? " * 1200}, 200),
+    ("num-media-not-a-number-and-no-text", {"Body": "", "NumMedia": "lots"}, 200),
+    ("nul-in-body", {"Body": "what is\x00 tms"}, 200),
+    ("utf8-bom", lambda form: b"\xef\xbb\xbf" + form, 200),
+    ("invalid-utf8", lambda form: form + b"&Note=\xff\xfe", 400),
+    ("utf16-with-bom", lambda form: form.decode().encode("utf-16"), 400),
+    ("too-many-fields", lambda form: form + b"".join(b"&f%d=1" % n for n in range(300)), 400),
+    ("body-over-server-cap", lambda form: form + b"&Note=" + b"x" * 100_000, 413),
+    ("deep-nesting-json", lambda form: b'{"Body": ' + DEEP + b"}", 415),
+    ("json-content-type", lambda form: json.dumps(dict(parse_qs(form.decode()))).encode(), 415),
+    ("text-plain-content-type", lambda form: form, 415),
+    ("multipart-body", lambda form: MULTIPART, 415),
+    ("empty-body", lambda form: b"", 403),  # the signature was for the real form
 ]
 
 
 @pytest.mark.parametrize(("case", "changes", "status"), BAD_TWILIO_CASES, ids=[c[0] for c in BAD_TWILIO_CASES])
 def test_twilio_bad_input_corpus(servers, fakes, case, changes, status):
-    form = twilio_form(new_number(), "hello")
-    for key, value in changes.items():
-        if value is None:
-            form.pop(key)
-        else:
-            form[key] = value
-    response = post_twilio(servers, form)
+    _, twilio = fakes
+    sender = new_number()
+    form = twilio_form(sender, "hello")
+    if callable(changes):
+        url = f"{servers.rasa_url}{TWILIO}"
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
+        headers = {"Content-Type": CONTENT_TYPES.get(case, FORM_TYPE), "X-Twilio-Signature": signature}
+        raw: Callable[[bytes], bytes] = changes
+        response = requests.post(url, data=raw(urlencode(form).encode()), headers=headers, timeout=120)
+    else:
+        for key, value in changes.items():
+            if value is None:
+                form.pop(key)
+            else:
+                form[key] = value
+        response = post_twilio(servers, form)
     assert response.status_code == status, response.text
+    # Nothing lost: the same number is still answered.
+    assert WHAT_IS_TMS in "\n".join(m["Body"] for m in twilio_say(servers, twilio, sender, "what is tms"))
 
 
 # --- A professional takes over on Telegram and SMS ------------------------------------

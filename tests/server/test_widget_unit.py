@@ -71,6 +71,9 @@ def serve_widget(context: Any, crisis_requests: List[str] | None = None) -> None
     context.route(f"{ORIGIN}/page.html", handle)
     context.route(f"{ORIGIN}/browser-locale.html", handle)
     context.route(f"{ORIGIN}/widget/**", handle)
+    # No privacy API unless a test adds one (tests/server/privacy/test_widget_privacy.py):
+    # the widget then keeps its own id, as on a server without it.
+    context.route(f"{ORIGIN}/privacy/api/**", lambda route: route.fulfill(status=404, body="not found"))
 
 
 @pytest.fixture(scope="module")
@@ -684,3 +687,122 @@ def test_crisis_link_route_is_not_taken_for_a_static_file() -> None:
     app.router.finalize()
     assert app.router.get("/widget/crisis-link", "GET", None)[1].__name__ == "crisis_link_route"
     assert app.router.get("/widget/tms-widget.js", "GET", None)[1].__name__ == "widget_file"
+
+
+# --- the person's own data: the conversation's id and token, ratings, downloads -------------
+# (the whole flow against a real server: tests/server/privacy/test_widget_privacy.py)
+
+TOKEN = "ab" * 32
+
+
+def test_the_server_gives_the_id_and_token_before_the_first_message(logic_page) -> None:
+    result = logic_page.evaluate(
+        """async (token) => {
+            const w = TMSWidget._internals, storage = w.memoryStorage(), bodies = [], events = [];
+            let answer;
+            const asked = new Promise((resolve) => { answer = resolve; });
+            const conv = w.createConversation({
+                store: w.createStore(storage, 'k'), newId: () => 'web-local0000000000000',
+                session: () => asked, on: (type, ev) => events.push([type, ev]),
+                post: (body) => { bodies.push(body.sender); return Promise.resolve([{text: 'ok'}]); },
+            });
+            const sending = conv.send({message: 'hi', display: 'hi'});  // waits for the id
+            await new Promise((r) => setTimeout(r, 20));
+            const before = bodies.length;
+            answer({sender: 'web-server000000000000000', token: token});
+            await sending;
+            return {before, bodies, owner: conv.owner(), stored: JSON.parse(storage.getItem('k')), events};
+        }""",
+        TOKEN,
+    )
+    assert result["before"] == 0 and result["bodies"] == ["web-server000000000000000"]
+    assert result["owner"] == {"sender": "web-server000000000000000", "token": TOKEN}
+    assert (result["stored"]["senderId"], result["stored"]["token"]) == ("web-server000000000000000", TOKEN)
+    assert ["identity", {"restarted": False}] in result["events"]
+
+
+@pytest.mark.parametrize("answer", ["reject404", "rejectNetwork", "nonsense"])
+def test_without_a_session_the_widget_keeps_its_own_id(logic_page, answer: str) -> None:
+    result = logic_page.evaluate(
+        """async (answer) => {
+            const w = TMSWidget._internals, bodies = [];
+            const session = {
+                reject404: () => Promise.reject(Object.assign(new Error('HTTP 404'), {status: 404})),
+                rejectNetwork: () => Promise.reject(new TypeError('Failed to fetch')),
+                nonsense: () => Promise.resolve({sender: 'not-an-id', token: 'x'}),
+            }[answer];
+            const conv = w.createConversation({
+                store: w.createStore(w.memoryStorage(), 'k'), newId: () => 'web-local0000000000000', session,
+                post: (body) => { bodies.push(body.sender); return Promise.resolve([{text: 'ok'}]); },
+            });
+            const sent = await conv.send({message: 'hi', display: 'hi'});
+            return {sent, bodies, owner: conv.owner(), identity: await conv.identity()};
+        }""",
+        answer,
+    )
+    assert result == {"sent": True, "bodies": ["web-local0000000000000"], "owner": None, "identity": False}
+
+
+def test_a_kept_conversation_without_a_token_starts_again(logic_page) -> None:
+    result = logic_page.evaluate(
+        """async (token) => {
+            const w = TMSWidget._internals, storage = w.memoryStorage();
+            storage.setItem('k', JSON.stringify({senderId: 'web-old00000000000000000', greeted: true, open: true,
+                draft: 'half typed', history: [{from: 'user', text: 'old'}], staff: {active: true, after: 3}}));
+            const conv = w.createConversation({
+                store: w.createStore(storage, 'k'), post: () => Promise.resolve([]),
+                session: () => Promise.resolve({sender: 'web-new00000000000000000', token: token}),
+            });
+            await conv.identity();
+            return {state: conv.state, stored: JSON.parse(storage.getItem('k'))};
+        }""",
+        TOKEN,
+    )
+    expected = {"senderId": "web-new00000000000000000", "token": TOKEN, "history": [], "greeted": False,
+                "draft": "half typed", "open": True}
+    assert result["state"] == expected and result["stored"] == expected
+
+
+def test_reset_forgets_everything_and_asks_for_a_new_id(logic_page) -> None:
+    result = logic_page.evaluate(
+        """async (token) => {
+            const w = TMSWidget._internals, storage = w.memoryStorage();
+            let n = 0;
+            const conv = w.createConversation({
+                store: w.createStore(storage, 'k'), post: () => Promise.resolve([{text: 'ok'}]),
+                session: () => Promise.resolve({sender: 'web-server00000000000000' + (n++), token: token}),
+            });
+            await conv.send({message: 'hi', display: 'hi'});
+            conv.state.open = true;
+            const before = conv.owner().sender;
+            await conv.reset();
+            return {before, state: conv.state, stored: JSON.parse(storage.getItem('k'))};
+        }""",
+        TOKEN,
+    )
+    assert result["before"] == "web-server000000000000000"
+    assert result["state"] == {"senderId": "web-server000000000000001", "token": TOKEN, "history": [],
+                               "greeted": False, "open": True}
+    assert result["stored"] == result["state"]
+
+
+def test_answer_of_and_download_name(logic_page) -> None:
+    result = logic_page.evaluate(
+        """() => {
+            const w = TMSWidget._internals, replies = [{}, {}];
+            return {
+                good: w.answerOf({answer: {ts: 1750000004.5, index: 1}}, replies),
+                none: [null, {}, {answer: null}, {answer: {ts: '1', index: 0}}, {answer: {ts: 1, index: 2}},
+                       {answer: {ts: 1, index: -1}}, {answer: {ts: 1, index: 0.5}}, {answer: {ts: -1, index: 0}},
+                       {answer: {ts: Infinity, index: 0}}].map((d) => w.answerOf(d, replies)),
+                name: w.downloadName(new Date(2025, 0, 5, 23, 59)),
+                sessions: [w.validSession({sender: 'web-0123456789abcdef', token: 'ab'.repeat(32)}),
+                           w.validSession({sender: 'web-0123456789abcdef', token: 'AB'.repeat(32)}),
+                           w.validSession({sender: '+447700900123', token: 'ab'.repeat(32)}), w.validSession(null)],
+            };
+        }"""
+    )
+    assert result["good"] == {"ts": 1750000004.5, "index": 1}
+    assert result["none"] == [None] * 9
+    assert result["name"] == "tms-conversation-2025-01-05.txt"
+    assert result["sessions"] == [True, False, False, False]

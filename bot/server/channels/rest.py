@@ -7,8 +7,10 @@ GET  /webhooks/rest/health   which tracker and lock stores this instance uses
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+import os
+from typing import Any, Awaitable, Callable, Mapping, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -17,16 +19,21 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.nlu.locale import region_of
-from bot.safety_text import safety_texts
 from bot.server.channels.inbound import InvalidMessage, parse_rest_body
+from bot.server.channels.replies import require_safety_texts, technical_problem_messages
 from bot.server.stores import describe_stores
 
 logger = logging.getLogger(__name__)
 
 
-def technical_problem_messages(recipient_id: Text, region: Optional[Text] = None) -> List[Dict[Text, Any]]:
-    """The domain's safe reply (utter_technical_problem) for when a message could not be handled at all."""
-    return [{"recipient_id": recipient_id, "text": safety_texts().technical_problem_text(region)}]
+def turn_deadline(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds a turn may take: 5 s less than the response timeout the server runs with
+    (bot/server/rasa_server.py sets it), so the reply is ours, never Sanic's 503."""
+    try:
+        response_timeout = float(environ.get("SANIC_RESPONSE_TIMEOUT") or 60)
+    except ValueError:
+        response_timeout = 60.0
+    return max(response_timeout - 5, 1.0)
 
 
 class RestChannel(RestInput):
@@ -37,7 +44,7 @@ class RestChannel(RestInput):
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
-        safety_texts()  # read domain.yml now: without its safety texts the server must not start
+        require_safety_texts()
         webhook = Blueprint(f"hardened_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -52,13 +59,19 @@ class RestChannel(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender, text, metadata = parse_rest_body(request.body or b"")
+                sender, text, metadata, message_id = parse_rest_body(request.body or b"")
             except InvalidMessage as invalid:
-                return response.json({"error": invalid.reason}, status=invalid.status)
+                return invalid.as_response()
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+                # Answered before Sanic's own response timeout would give the person a bare 503
+                # (a conversation lock left by a dead instance can hold a turn that long).
+                await asyncio.wait_for(
+                    on_new_message(
+                        UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata,
+                                    message_id=message_id)
+                    ),
+                    turn_deadline(),
                 )
             except Exception:
                 # The text is health data: log what failed, never what was said.

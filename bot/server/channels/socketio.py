@@ -10,21 +10,29 @@ whose Origin header is neither the server's own origin nor in $WIDGET_ALLOWED_OR
 
 The website widget itself uses the REST channel (docs/widget.md says why); this keeps
 socket.io-based clients such as Rasa Webchat working without opening them to every site.
+
+Long-polling POST bodies are checked before engine.io reads them (`refused_post`), as every
+channel's bodies are (bot/server/channels/inbound.py): engine.io answers 500 to a POST
+without a session id, and answers 200 to a body it cannot read, dropping it silently.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, List
+import re
+from typing import Any, Awaitable, Callable, List, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from bot.server.channels.inbound import MAX_WEBHOOK_BYTES, InvalidMessage, check_nesting, read_text
 from bot.server.origins import configured_origins, is_allowed
 
 logger = logging.getLogger(__name__)
+PACKET_START = re.compile(r"[0-6b]")
 
 
 def own_origins(request: Request) -> List[str]:
@@ -33,6 +41,26 @@ def own_origins(request: Request) -> List[str]:
     Both schemes: behind a TLS-terminating proxy Sanic sees http for an https page.
     """
     return [f"http://{request.host}", f"https://{request.host}"]
+
+
+def is_engine_io_payload(text: str) -> bool:
+    """Whether a polling body is engine.io v4 packets: each a type digit 0-6 or "b" (base64),
+    separated by \x1e; "d=..." is the older JSONP form, which engine.io reads itself."""
+    return not text or text.startswith("d=") or all(PACKET_START.match(packet) for packet in text.split("\x1e"))
+
+
+def refused_post(request: Request) -> Optional[HTTPResponse]:
+    """A 4xx answer for a long-polling POST engine.io could not read; None when it can."""
+    if not request.args.get("sid"):
+        return response.json({"error": "A socket.io POST needs the sid of an open session."}, status=400)
+    try:
+        text = read_text(request.body or b"", MAX_WEBHOOK_BYTES)
+        check_nesting(text)
+    except InvalidMessage as invalid:
+        return invalid.as_response()
+    if not is_engine_io_payload(text):
+        return response.json({"error": "The request body is not an engine.io payload."}, status=400)
+    return None
 
 
 class SocketIOChannel(SocketIOInput):
@@ -51,6 +79,9 @@ class SocketIOChannel(SocketIOInput):
             if not is_allowed(origin, allowed, own=own_origins(request)):
                 logger.warning("Refused a socket.io request from origin %r (not allowed).", origin)
                 return response.text("origin not allowed", status=403)
+            refusal = refused_post(request) if request.method == "POST" else None
+            if refusal is not None:
+                return refusal
             return await handle_request(request, *args, **kwargs)
 
         engine.handle_request = checked_handle_request

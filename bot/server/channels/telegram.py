@@ -19,7 +19,9 @@ Differences from Rasa's connector: the webhook is authenticated by the secret-to
 header (constant-time compare; 401 without it, 403 when wrong) instead of a getMe call
 per update; no network call happens while the server is being built; quick replies
 become an inline keyboard, one button per row; long texts are split under Telegram's
-4096-character limit; links stay plain text (no Markdown/HTML parse mode).
+4096-character limit; links stay plain text (no Markdown/HTML parse mode); a body that is
+not an update gets 400 or 413 (bot/server/channels/inbound.py), never a 500. /forget and
+/export, and 👍/👎 after FAQ answers, are handled by bot/server/privacy/messaging.py.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Tuple
+from typing import Any, ClassVar, Dict, List, Tuple
 
 from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer, check_token
@@ -39,20 +40,33 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from aiogram.utils.exceptions import TelegramAPIError, ValidationError
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.safety_text import safety_texts
-from bot.server.channels.inbound import clean_text
-from bot.server.channels.rest import technical_problem_messages
+from bot.server.channels.configured import (
+    ConfiguredChannel,
+    EnvironmentSettings,
+    OnNewMessage,
+    TextPlatformOutput,
+    from_environment,
+    switched_on,
+)
+from bot.server.channels.inbound import (
+    MAX_WEBHOOK_BYTES,
+    InvalidMessage,
+    clean_text,
+    parse_json_text,
+    read_json,
+)
+from bot.server.channels.replies import not_text_reply
 from bot.server.channels.text import (
-    WIDGET_ONLY_KEYS,
     as_plain_text,
     secrets_match,
     split_text,
     utf16_len,
 )
+from bot.server.privacy import messaging as privacy
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +76,7 @@ MAX_CALLBACK_DATA_BYTES = 64
 LONG_PAYLOAD_PREFIX = "q:"
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+NOT_AN_UPDATE = "Not a Telegram update."
 # Telegram commands mapped to what a person would type.
 # /human is the same command as the widget's "Talk to a professional" button (allowed by
 # bot/nlu/command_guard.py), so it never depends on the language model.
@@ -69,29 +84,18 @@ COMMANDS = {"start": "hello", "help": "what can I ask?", "topics": "what can I a
 
 
 @dataclass(frozen=True)
-class TelegramSettings:
-    token: str = ""
-    secret_token: str = ""
-    webhook_url: str = ""
-    bot_name: str = ""
-    api_base_url: str = ""
-    set_webhook: bool = True
+class TelegramSettings(EnvironmentSettings):
+    token: str = from_environment("TELEGRAM_TOKEN")
+    secret_token: str = from_environment("TELEGRAM_SECRET_TOKEN")
+    webhook_url: str = from_environment("TELEGRAM_WEBHOOK_URL")
+    bot_name: str = from_environment("TELEGRAM_BOT_NAME", lambda name: name.lstrip("@"))
+    api_base_url: str = from_environment("TELEGRAM_API_BASE_URL")
+    set_webhook: bool = from_environment("TELEGRAM_SET_WEBHOOK", switched_on, default=True)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> TelegramSettings:
-        env = os.environ if environ is None else environ
+    UNSET_REASON: ClassVar[str] = "TELEGRAM_TOKEN is not set"
 
-        def value(name: str) -> str:
-            return (env.get(name) or "").strip()
-
-        return cls(
-            token=value("TELEGRAM_TOKEN"),
-            secret_token=value("TELEGRAM_SECRET_TOKEN"),
-            webhook_url=value("TELEGRAM_WEBHOOK_URL"),
-            bot_name=value("TELEGRAM_BOT_NAME").lstrip("@"),
-            api_base_url=value("TELEGRAM_API_BASE_URL"),
-            set_webhook=value("TELEGRAM_SET_WEBHOOK").lower() not in ("0", "false", "no", "off"),
-        )
+    def is_unset(self) -> bool:
+        return not self.token
 
     def problems(self) -> List[str]:
         """Why the connector cannot run; empty when it can."""
@@ -156,18 +160,12 @@ def inline_keyboard(buttons: List[Dict[str, Any]], store: _PayloadStore = LONG_P
     return markup
 
 
-class TelegramBotOutput(TelegramOutput):
+class TelegramBotOutput(TextPlatformOutput, TelegramOutput):
     """Rasa's TelegramOutput (an aiogram Bot) pointed at a configurable Bot API server."""
 
     def __init__(self, access_token: str | None, server: TelegramAPIServer = TELEGRAM_PRODUCTION) -> None:
         # TelegramOutput.__init__ cannot pass a server; call aiogram's Bot directly.
         Bot.__init__(self, access_token, server=server)
-
-    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
-        # Signals meant for the website widget ({"handoff": "waiting"}) mean nothing here.
-        if set(json_message) <= WIDGET_ONLY_KEYS:
-            return
-        await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in split_text(text, MAX_MESSAGE_LENGTH, utf16_len):
@@ -194,6 +192,23 @@ class TelegramBotOutput(TelegramOutput):
             "setWebhook",
             {"url": url, "secret_token": secret_token, "allowed_updates": json.dumps(ALLOWED_UPDATES)},
         )
+
+
+def update_of(body: bytes) -> Update:
+    """The Telegram update a webhook call carries, or InvalidMessage (413 too large, else 400)."""
+    payload = read_json(body, MAX_WEBHOOK_BYTES)
+    if isinstance(payload, str):  # an update sent as a JSON string, which Rasa's connector reads too
+        payload = parse_json_text(payload)
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        raise InvalidMessage(400, NOT_AN_UPDATE)
+    try:
+        update = Update(**payload)
+        # aiogram builds fields lazily and keeps ones of the wrong shape ("message": "x"):
+        # reading what the webhook will read makes them fail here, as a 400, not later as a 500.
+        text_of_update(update)
+    except Exception:  # aiogram raises many kinds of error for fields of the wrong shape
+        raise InvalidMessage(400, NOT_AN_UPDATE) from None
+    return update
 
 
 def text_of_update(update: Update, bot_name: str = "") -> Tuple[Any | None, str | None, bool]:
@@ -257,51 +272,20 @@ class _RecentIds:
         return False
 
 
-class TelegramChannel(TelegramInput):
+class TelegramChannel(ConfiguredChannel, TelegramInput):
     """Telegram webhook at /webhooks/telegram/webhook, configured by environment variables."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "telegram"
+    settings_type = TelegramSettings
+    label = "Telegram"
+    settings: TelegramSettings
 
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> TelegramChannel:
-        # The credentials.yml block is empty on purpose: everything comes from the environment.
-        channel = cls(settings=TelegramSettings.from_env())
-        channel.log_state()
-        return channel
-
-    def __init__(
-        self,
-        access_token: str | None = None,
-        verify: str | None = None,
-        webhook_url: str | None = None,
-        debug_mode: bool = False,
-        settings: TelegramSettings | None = None,
-    ) -> None:
-        settings = settings or TelegramSettings(
-            token=access_token or "", bot_name=verify or "", webhook_url=webhook_url or ""
-        )
-        super().__init__(settings.token, settings.bot_name, settings.webhook_url, debug_mode)
-        self.settings = settings
-        self.problems = settings.problems()
+    def __init__(self, settings: TelegramSettings | None = None, debug_mode: bool = False) -> None:
+        super().__init__(settings, debug_mode)
         self._output: TelegramBotOutput | None = None
         self._recent = _RecentIds()
 
-    @property
-    def enabled(self) -> bool:
-        return not self.problems
-
-    def log_state(self) -> None:
-        if self.enabled:
-            logger.info(
-                "Telegram connector is on (webhook /webhooks/telegram/webhook, API %s).",
-                self.settings.api_base_url or "https://api.telegram.org",
-            )
-        elif self.settings.token:
-            logger.error("Telegram connector is off: %s.", "; ".join(self.problems))
-        else:
-            logger.info("Telegram connector is off: TELEGRAM_TOKEN is not set.")
+    def describe_when_on(self) -> str:
+        return f"(webhook {self.webhook_path}, API {self.settings.api_base_url or 'https://api.telegram.org'})"
 
     def get_output_channel(self) -> TelegramBotOutput | None:
         """The shared Bot (one aiohttp session, created on first use inside the server loop).
@@ -329,61 +313,39 @@ class TelegramChannel(TelegramInput):
         if self._output is not None and self._output._session is not None:
             await self._output._session.close()
 
-    @staticmethod
-    async def _send_technical_problem(out_channel: TelegramBotOutput, chat_id: Any) -> None:
-        if chat_id is None:
-            return
+    async def on_server_start(self) -> None:
+        await self.register_webhook()
+
+    async def on_server_stop(self) -> None:
+        await self.close()
+
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        secret = request.headers.get(SECRET_HEADER)
+        if secret is None:
+            return response.json({"error": "Missing secret token."}, status=401)
+        if not secrets_match(secret, self.settings.secret_token):
+            logger.warning("Rejected a Telegram webhook call with a wrong secret token.")
+            return response.json({"error": "Wrong secret token."}, status=403)
         try:
-            for message in technical_problem_messages(str(chat_id)):
-                await out_channel.send_text_message(str(chat_id), message["text"])
-        except Exception as error:
-            logger.error("Could not tell chat %s about the failure: %s", chat_id, error)
+            update = update_of(request.body or b"")
+        except InvalidMessage as invalid:
+            return invalid.as_response()
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        safety_texts()  # read domain.yml now: without its safety texts the server must not start
-        telegram_webhook = Blueprint("tms_telegram_webhook", __name__)
-
-        @telegram_webhook.listener("after_server_start")
-        async def set_webhook_on_start(*_: Any) -> None:
-            await self.register_webhook()
-
-        @telegram_webhook.listener("before_server_stop")
-        async def close_session(*_: Any) -> None:
-            await self.close()
-
-        @telegram_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "off"})
-
-        @telegram_webhook.route("/webhook", methods=["POST"])
-        async def message(request: Request) -> HTTPResponse:
-            if not self.enabled:
-                return response.json({"error": "The Telegram connector is off."}, status=503)
-            secret = request.headers.get(SECRET_HEADER)
-            if secret is None:
-                return response.json({"error": "Missing secret token."}, status=401)
-            if not secrets_match(secret, self.settings.secret_token):
-                logger.warning("Rejected a Telegram webhook call with a wrong secret token.")
-                return response.json({"error": "Wrong secret token."}, status=403)
+        if self._recent.seen(update.update_id):
+            return response.text("duplicate")
+        out_channel = self.get_output_channel()
+        chat_id, text, unreadable = text_of_update(update, self.settings.bot_name)
+        # Answered 200 even when the turn fails: an error status makes Telegram re-deliver it.
+        async with self.failure_told(out_channel, chat_id, who=f"chat {chat_id}"):
             try:
-                body = request.json
-                if isinstance(body, str):
-                    body = json.loads(body)
-                if not isinstance(body.get("update_id"), int):
-                    raise ValueError("an update has an integer update_id")
-                update = Update(**body)
-            except Exception:
-                return response.json({"error": "Not a Telegram update."}, status=400)
-
-            if self._recent.seen(update.update_id):
-                return response.text("duplicate")
-            out_channel = self.get_output_channel()
-            chat_id, text, unreadable = text_of_update(update, self.settings.bot_name)
-            try:
+                # /forget, /export and the rating buttons: answered here, never sent to Rasa.
+                agent = privacy.agent_of(request)
+                if await privacy.handle_telegram(update, chat_id, out_channel, agent, self.settings.bot_name):
+                    return response.text("success")
                 if update.callback_query is not None:
                     await out_channel.answer_callback_query(update.callback_query.id)
                 if unreadable:
-                    await out_channel.send_message(chat_id, safety_texts().not_text_reply())
+                    await out_channel.send_message(chat_id, not_text_reply())
                 if chat_id is not None and text:
                     await on_new_message(
                         UserMessage(
@@ -394,16 +356,7 @@ class TelegramChannel(TelegramInput):
                             metadata={"telegram_update_id": update.update_id},
                         )
                     )
+                    await privacy.offer_feedback_telegram(chat_id, out_channel, agent)  # 👍/👎 after an FAQ answer
             except TelegramAPIError as error:
                 logger.error("Telegram API call failed: %s", error)
-            except Exception:
-                # The text is health data: log what failed, never what was said. Answer 200
-                # anyway (an error status makes Telegram re-deliver the update), and tell the
-                # person something went wrong, with the crisis line, rather than nothing.
-                logger.exception("Handling a Telegram update failed (chat %s).", chat_id)
-                if self.debug_mode:
-                    raise
-                await self._send_technical_problem(out_channel, chat_id)
-            return response.text("success")
-
-        return telegram_webhook
+        return response.text("success")

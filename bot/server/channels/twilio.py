@@ -19,7 +19,8 @@ Behaviour:
 
 - Inbound requests without a valid X-Twilio-Signature get 403 and are not processed. The
   form body is parsed keeping blank fields, because Twilio signs them too (Sanic's
-  request.form drops them, which would reject genuine requests).
+  request.form drops them, which would reject genuine requests). A body declared as anything
+  but a form gets 415, one that cannot be read 400 or 413 (bot/server/channels/inbound.py).
 - All bot messages of one turn are joined into one text and split into messages of at
   most 1600 characters (Twilio's limit for SMS and WhatsApp bodies), sent in order. A crisis
   reply (utter_crisis) is always put first, so the phone line is the first line received.
@@ -28,6 +29,8 @@ Behaviour:
   The options are read back from the conversation tracker (the BotUttered event keeps
   the buttons), so this works after a restart and across several Rasa instances that
   share a tracker store; an offer expires after OPTIONS_MAX_AGE seconds.
+- FORGET asks to confirm, FORGET YES deletes the conversation (bot/server/privacy/messaging.py);
+  STOP and the other opt-out words stay Twilio's and are never processed.
 - The sender's country (FromCountry on SMS, the calling code on WhatsApp) is passed as
   metadata.locale (e.g. "en-GB"), so utter_crisis names that country's crisis lines.
 - Outbound calls use twilio's asynchronous HTTP client, so sending does not block the server.
@@ -37,16 +40,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping
-from urllib.parse import parse_qs
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.twilio import TwilioInput, TwilioOutput
-from sanic import Blueprint, response
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioException
@@ -55,10 +56,24 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.nlu.locale import region_of
-from bot.safety_text import safety_texts
-from bot.server.channels.inbound import clean_text
-from bot.server.channels.rest import technical_problem_messages
-from bot.server.channels.text import WIDGET_ONLY_KEYS, as_plain_text, split_text
+from bot.server.channels.configured import (
+    ConfiguredChannel,
+    EnvironmentSettings,
+    OnNewMessage,
+    TextPlatformOutput,
+    from_environment,
+)
+from bot.server.channels.inbound import (
+    FORM_TYPE,
+    MAX_WEBHOOK_BYTES,
+    InvalidMessage,
+    clean_text,
+    media_type,
+    read_form,
+)
+from bot.server.channels.replies import not_text_reply
+from bot.server.channels.text import as_plain_text, split_text
+from bot.server.privacy import messaging as privacy
 
 logger = logging.getLogger(__name__)
 # twilio's HTTP client logs every request's headers at INFO; keep that to warnings.
@@ -66,6 +81,8 @@ _http_logger = logging.getLogger(f"{__name__}.http")
 _http_logger.setLevel(logging.WARNING)
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+# A WhatsApp message with ten photos has about 60 fields.
+MAX_FORM_FIELDS = 200
 # A text of just one of these asks for a person (documented in docs/messaging.md).
 HUMAN_KEYWORDS = frozenset({"HUMAN", "PERSON", "AGENT"})
 MAX_MESSAGE_LENGTH = 1600  # Twilio's maximum Body length, for SMS and for WhatsApp.
@@ -85,29 +102,13 @@ SMS_FRIENDLY = str.maketrans(
 
 
 @dataclass(frozen=True)
-class TwilioSettings:
-    account_sid: str = ""
-    auth_token: str = ""
-    sms_number: str = ""
-    whatsapp_number: str = ""
-    webhook_url: str = ""
-    api_base_url: str = ""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> TwilioSettings:
-        env = os.environ if environ is None else environ
-
-        def value(name: str) -> str:
-            return (env.get(name) or "").strip()
-
-        return cls(
-            account_sid=value("TWILIO_ACCOUNT_SID"),
-            auth_token=value("TWILIO_AUTH_TOKEN"),
-            sms_number=value("TWILIO_NUMBER"),
-            whatsapp_number=value("TWILIO_WHATSAPP_NUMBER"),
-            webhook_url=value("TWILIO_WEBHOOK_URL"),
-            api_base_url=value("TWILIO_API_BASE_URL"),
-        )
+class TwilioSettings(EnvironmentSettings):
+    account_sid: str = from_environment("TWILIO_ACCOUNT_SID")
+    auth_token: str = from_environment("TWILIO_AUTH_TOKEN")
+    sms_number: str = from_environment("TWILIO_NUMBER")
+    whatsapp_number: str = from_environment("TWILIO_WHATSAPP_NUMBER")
+    webhook_url: str = from_environment("TWILIO_WEBHOOK_URL")
+    api_base_url: str = from_environment("TWILIO_API_BASE_URL")
 
     def missing(self) -> List[str]:
         """Variables still needed; empty when the connector can run."""
@@ -122,6 +123,15 @@ class TwilioSettings:
             if not present
         ]
         return needed
+
+    def problems(self) -> List[str]:
+        missing = self.missing()
+        return [f"{', '.join(missing)} not set"] if missing else []
+
+    UNSET_REASON: ClassVar[str] = "TWILIO_* variables are not set"
+
+    def is_unset(self) -> bool:
+        return not any((self.account_sid, self.auth_token, self.sms_number, self.whatsapp_number, self.webhook_url))
 
     def sender_for(self, recipient: str) -> str:
         """The From address for a recipient: the WhatsApp sender for whatsapp: recipients."""
@@ -146,7 +156,14 @@ class FormParams(dict):
 
 
 def parse_form(body: bytes) -> FormParams:
-    return FormParams(parse_qs(body.decode("utf-8"), keep_blank_values=True))
+    """The form Twilio posted, or InvalidMessage (413 too large, 400 not UTF-8 or too many fields)."""
+    return FormParams(read_form(body, MAX_WEBHOOK_BYTES, MAX_FORM_FIELDS))
+
+
+def media_count(form: FormParams) -> int:
+    """NumMedia, the number of photos or other files attached; 0 when it is not a number."""
+    value = form.first("NumMedia") or ""
+    return int(value) if value.isascii() and value.isdigit() else 0
 
 
 def signed_url(configured_url: str, query_string: str = "") -> str:
@@ -243,7 +260,7 @@ def masked(address: str) -> str:
 # --- Output ---------------------------------------------------------------------------
 
 
-class TwilioMessagingOutput(TwilioOutput):
+class TwilioMessagingOutput(TextPlatformOutput, TwilioOutput):
     """Rasa's TwilioOutput with a configurable API base URL, async sends and turn batching.
 
     Inside a webhook call the channel collects the turn's messages (`collect_turn()`) and
@@ -282,12 +299,6 @@ class TwilioMessagingOutput(TwilioOutput):
         else:
             await self.send_text_parts(recipient_id, turn_text([message]))
 
-    async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
-        # Signals meant for the website widget ({"handoff": "waiting"}) mean nothing here.
-        if set(json_message) <= WIDGET_ONLY_KEYS:
-            return
-        await super().send_custom_json(recipient_id, json_message, **kwargs)
-
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._queue(recipient_id, {"text": text, "utter_action": kwargs.get("utter_action")})
 
@@ -320,50 +331,17 @@ class TwilioMessagingOutput(TwilioOutput):
 # --- Input ----------------------------------------------------------------------------
 
 
-class TwilioChannel(TwilioInput):
+class TwilioChannel(ConfiguredChannel, TwilioInput):
     """Twilio SMS/WhatsApp webhook at /webhooks/twilio/webhook, configured by environment."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "twilio"
+    settings_type = TwilioSettings
+    label = "Twilio"
+    settings: TwilioSettings
 
-    @classmethod
-    def from_credentials(cls, credentials: Dict[str, Any] | None) -> TwilioChannel:
-        # The credentials.yml block is empty on purpose: everything comes from the environment.
-        channel = cls(settings=TwilioSettings.from_env())
-        channel.log_state()
-        return channel
-
-    def __init__(
-        self,
-        account_sid: str | None = None,
-        auth_token: str | None = None,
-        twilio_number: str | None = None,
-        debug_mode: bool = False,
-        settings: TwilioSettings | None = None,
-    ) -> None:
-        settings = settings or TwilioSettings(
-            account_sid=account_sid or "", auth_token=auth_token or "", sms_number=twilio_number or ""
-        )
-        super().__init__(settings.account_sid, settings.auth_token, settings.sms_number, debug_mode)
-        self.settings = settings
-
-    @property
-    def enabled(self) -> bool:
-        return not self.settings.missing()
-
-    def log_state(self) -> None:
-        missing = self.settings.missing()
-        if not missing:
-            channels = [name for name, number in (("SMS", self.settings.sms_number), ("WhatsApp", self.settings.whatsapp_number)) if number]
-            logger.info(
-                "Twilio connector is on for %s (webhook /webhooks/twilio/webhook, signatures checked against %s).",
-                " and ".join(channels), self.settings.webhook_url,
-            )
-        elif len(missing) == 4:
-            logger.info("Twilio connector is off: TWILIO_* variables are not set.")
-        else:
-            logger.error("Twilio connector is off: %s not set.", ", ".join(missing))
+    def describe_when_on(self) -> str:
+        numbers = (("SMS", self.settings.sms_number), ("WhatsApp", self.settings.whatsapp_number))
+        channels = " and ".join(name for name, number in numbers if number)
+        return f"for {channels} (webhook {self.webhook_path}, signatures checked against {self.settings.webhook_url})"
 
     def get_output_channel(self) -> TwilioMessagingOutput | None:
         return TwilioMessagingOutput(self.settings) if self.enabled else None
@@ -402,56 +380,41 @@ class TwilioChannel(TwilioInput):
             metadata["locale"] = locale  # read by bot.nlu.locale to pick regional crisis lines
         return metadata
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        safety_texts()  # read domain.yml now: without its safety texts the server must not start
-        twilio_webhook = Blueprint("tms_twilio_webhook", __name__)
-
-        @twilio_webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.enabled else "off"})
-
-        @twilio_webhook.route("/webhook", methods=["POST"])
-        async def message(request: Request) -> HTTPResponse:
-            if not self.enabled:
-                return response.json({"error": "The Twilio connector is off."}, status=503)
+    async def receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        # Twilio always posts a form; anything declared otherwise is not from Twilio.
+        if media_type(request.headers) not in (None, FORM_TYPE):
+            return response.json({"error": f"Twilio webhooks are form posts ({FORM_TYPE})."}, status=415)
+        try:
             form = parse_form(request.body or b"")
-            url = signed_url(self.settings.webhook_url, request.query_string)
-            if not signature_is_valid(self.settings.auth_token, url, form, request.headers.get(SIGNATURE_HEADER)):
-                logger.warning("Rejected a Twilio webhook call with a missing or wrong signature.")
-                return response.json({"error": "Invalid Twilio signature."}, status=403)
+        except InvalidMessage as invalid:
+            return invalid.as_response()
+        url = signed_url(self.settings.webhook_url, request.query_string)
+        if not signature_is_valid(self.settings.auth_token, url, form, request.headers.get(SIGNATURE_HEADER)):
+            logger.warning("Rejected a Twilio webhook call with a missing or wrong signature.")
+            return response.json({"error": "Invalid Twilio signature."}, status=403)
 
-            sender = form.first("From")
-            if not sender or is_opt_out(form):
-                return response.text(EMPTY_TWIML, content_type="text/xml")
-            out_channel = TwilioMessagingOutput(self.settings)
-            text = await self.user_text(request, form, sender)
-            if text is None:
-                if int(form.first("NumMedia") or 0) > 0 or form.first("Latitude"):
-                    await out_channel.send_text_parts(sender, safety_texts().not_text_reply(region_of(sender_locale(form))))
-                return response.text(EMPTY_TWIML, content_type="text/xml")
-
-            out_channel.collect_turn()
-            try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        out_channel,
-                        sender,
-                        input_channel=self.name(),
-                        metadata=self.metadata_of(form),
-                    )
-                )
-            except Exception:
-                # The text is health data: log what failed, never what was said; and tell
-                # the person something went wrong (with the crisis line) rather than nothing.
-                logger.exception("Handling a Twilio message from %s failed.", masked(sender))
-                if self.debug_mode:
-                    raise
-                for problem in technical_problem_messages(sender, region_of(sender_locale(form))):
-                    await out_channel.send_text_message(sender, problem["text"])
-            finally:
-                # Whatever was produced (a crisis reply comes first) is still sent.
-                await out_channel.flush()
+        sender = form.first("From")
+        if not sender or is_opt_out(form):
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+        out_channel = TwilioMessagingOutput(self.settings)
+        region = region_of(sender_locale(form))
+        # FORGET (then FORGET YES) deletes the conversation: answered here, never sent to Rasa.
+        agent = privacy.agent_of(request)
+        if await privacy.handle_sms(form.first("Body"), sender, out_channel, agent):
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+        text = await self.user_text(request, form, sender)
+        if text is None:
+            if media_count(form) > 0 or form.first("Latitude"):
+                await out_channel.send_text_parts(sender, not_text_reply(region))
             return response.text(EMPTY_TWIML, content_type="text/xml")
 
-        return twilio_webhook
+        out_channel.collect_turn()
+        try:
+            async with self.failure_told(out_channel, sender, region, who=masked(sender)):
+                await on_new_message(
+                    UserMessage(text, out_channel, sender, input_channel=self.name(), metadata=self.metadata_of(form))
+                )
+        finally:
+            # Whatever was produced (a crisis reply comes first) is still sent.
+            await out_channel.flush()
+        return response.text(EMPTY_TWIML, content_type="text/xml")

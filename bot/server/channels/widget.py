@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 
 from bot.nlu.locale import region_of
 from bot.safety_text import safety_texts
+from bot.server.channels.replies import require_safety_texts
 
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 STATIC_DIR = WIDGET_DIR / "static"
@@ -128,7 +129,7 @@ class WidgetChannel(InputChannel):
         return "/"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        safety_texts()  # read domain.yml now: without its safety texts the server must not start
+        require_safety_texts()
         widget = Blueprint("tms_widget", __name__)
 
         @widget.route("/chat", methods=["GET"])

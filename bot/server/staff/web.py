@@ -9,6 +9,7 @@ GET  /staff                                   waiting, claimed and recently reso
 GET  /staff/conversations/<ref>                transcript, reply form, actions
 GET  /staff/conversations/<ref>/events?after=N JSON: messages after the first N (polling)
 POST /staff/conversations/<ref>/claim|release|resolve|reply
+POST /staff/conversations/<ref>/delete         deletes the conversation everywhere (confirm box ticked)
 GET  /staff/audit                              the latest staff actions
 
 Off (every route 404) until an account exists (`python -m bot staff add`). Every other
@@ -90,6 +91,8 @@ NOTICES = {
     "resolved": "The conversation is resolved.",
     "sent": "Your reply was sent.",
 }
+INBOX_NOTICES = {"deleted": "The conversation was deleted, with everything stored about it."}
+DELETE_CONFIRMATION = "delete"  # the value of the confirm box on the conversation page
 
 
 # Only the website widget's ids ("web-" + 128 random bits, a UUID in older widgets): they are secrets only that
@@ -127,6 +130,7 @@ class StaffInboxChannel(InputChannel):
         self.clock = clock
         self.poll_ms = max(250, int(poll_seconds * 1000))  # how often an open page asks for news
         self._base_path: Optional[str] = None
+        self._eraser: Any = None  # bot.server.privacy.erase.ConversationEraser, made on first delete
 
     @classmethod
     def name(cls) -> str:
@@ -191,6 +195,7 @@ class StaffInboxChannel(InputChannel):
             (self.release, "/conversations/<ref:str>/release", "POST", "release"),
             (self.resolve, "/conversations/<ref:str>/resolve", "POST", "resolve"),
             (self.reply, "/conversations/<ref:str>/reply", "POST", "reply"),
+            (self.delete, "/conversations/<ref:str>/delete", "POST", "delete"),
             (self.audit_page, "/audit", "GET", "audit"),
             (self.person_updates, "/api/updates", "GET", "person_updates"),
         ]
@@ -318,6 +323,7 @@ class StaffInboxChannel(InputChannel):
             staff,
             "inbox.html",
             page="inbox",
+            notice=INBOX_NOTICES.get(self.done(request)),
             sections=sections,
             names=self.names(),
             now=self.clock(),
@@ -331,10 +337,7 @@ class StaffInboxChannel(InputChannel):
         if handoff is None:
             return self.not_found(request, staff)
         self.stores().handoffs.audit(staff.username, "view_transcript", handoff.ref)
-        try:
-            done = request.args.get("done") or ""
-        except Exception:  # noqa: BLE001 - an odd query string only loses the notice
-            done = ""
+        done = self.done(request)
         notice = NOTICES.get(done)
         if done == "sent" and self.takeover_missing():
             notice = "Your reply is saved, but NOT delivered: see the warning above."
@@ -509,6 +512,39 @@ class StaffInboxChannel(InputChannel):
             )
         return self.back_to(request, ref, "sent")
 
+    @staff_route(form=("confirm",))
+    async def delete(
+        self, request: Request, staff: SignedIn, fields: Dict[str, str], ref: str
+    ) -> HTTPResponse:
+        """Deletes the conversation everywhere (bot/server/privacy/erase.py), once the confirm box
+        is ticked. Anyone may delete one that is waiting or resolved; a claimed one only the
+        professional who claimed it. Audited: who, when, which entry, how many events."""
+        from bot.server.privacy.erase import ConversationEraser, delete_conversation
+
+        handoffs = self.stores().handoffs
+        handoff = handoffs.get(ref)
+        if handoff is None:
+            return self.not_found(request, staff)
+        if handoff.status == "claimed" and handoff.claimed_by != staff.username:
+            return self.conflict(request, staff, ref, "Someone else is looking after this conversation.")
+        if fields.get("confirm") != DELETE_CONFIRMATION:
+            return await self.conversation_page(
+                request, staff, handoff, delete_error="Tick the box to confirm the deletion.", status=400
+            )
+        if self._eraser is None:
+            self._eraser = ConversationEraser(handoffs.engine)
+        agent = getattr(request.app.ctx, "agent", None)
+        try:
+            counts = await delete_conversation(handoff.sender_id, agent=agent, eraser=self._eraser)
+        except Exception as error:  # noqa: BLE001 - shown to the professional, audited
+            logger.error("Deleting the conversation of handoff %s failed: %s", ref, type(error).__name__)
+            handoffs.audit(staff.username, "delete_failed", ref)
+            return self.error_page(
+                request, staff, 502, "The conversation was not deleted", "Please try again, or tell the administrator."
+            )
+        handoffs.audit(staff.username, "delete_conversation", ref, f"{counts.events} events")
+        return response.redirect(f"{self.base(request)}?done=deleted", status=303)
+
     # For the person ---------------------------------------------------------------------
 
     @person_route
@@ -582,6 +618,7 @@ class StaffInboxChannel(InputChannel):
         notice: Optional[str] = None,
         reply_error: Optional[str] = None,
         reply_text: str = "",
+        delete_error: Optional[str] = None,
         status: int = 200,
     ) -> HTTPResponse:
         messages, transcript_error = await self.transcript(request, handoff)
@@ -602,6 +639,7 @@ class StaffInboxChannel(InputChannel):
             state=self.state(handoff),
             state_text=self.state_text(handoff),
             reply_error=reply_error,
+            delete_error=delete_error,
             reply_text=reply_text,
             max_reply=MAX_REPLY_CHARS,
             poll_ms=self.poll_ms,
@@ -671,6 +709,13 @@ class StaffInboxChannel(InputChannel):
         return response.redirect(
             f"{self.base(request)}/conversations/{ref}?done={done}", status=303
         )
+
+    def done(self, request: Request) -> str:
+        """What the action before this page did (?done=...), for its notice."""
+        try:
+            return request.args.get("done") or ""
+        except Exception:  # noqa: BLE001 - an odd query string only loses the notice
+            return ""
 
     def names(self) -> Dict[str, str]:
         return {account.username: account.display_name for account in self.stores().accounts.list()}

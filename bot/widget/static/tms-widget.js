@@ -24,6 +24,22 @@
   // it is shown if that request fails. Nothing about crisis lines is written in this file.
   var CRISIS_LINK_DEFAULT = null /* default crisis link: written in by bot/server/channels/widget.py */;
   var CRISIS_LINK_TIMEOUT_MS = 2500;  // then the default link (the widget shows by 3 s anyway)
+  var SESSION_TIMEOUT_MS = 2500;  // asking for the conversation's id and token (then: without them)
+  // The words of the privacy controls (the person's own data: docs/privacy.md).
+  var TEXT = {
+    options: 'Conversation options', download: 'Download conversation', clear: 'Clear conversation',
+    confirmClear: 'Delete this conversation? It is removed from this browser and from the assistant\u2019s ' +
+      'server, and cannot be undone.',
+    confirmYes: 'Delete conversation', confirmNo: 'Cancel',
+    cleared: 'Your conversation was deleted. A new one has started.',
+    clearFailed: 'The conversation could not be deleted. Please try again.',
+    downloaded: 'Your conversation was downloaded as a text file.',
+    nothingToDownload: 'There is nothing to download yet.',
+    downloadFailed: 'The conversation could not be downloaded. Please try again.',
+    helpfulQuestion: 'Was this helpful?', yes: 'Yes', no: 'No', helpful: 'Yes, helpful', notHelpful: 'No, not helpful',
+    thanks: 'Thank you. Your feedback was saved.',
+    feedbackFailed: 'Your feedback could not be saved. Please try again.'
+  };
 
   // ---- text: **bold**, line breaks, [links](url) and bare URLs; only safe schemes ----
   var SAFE_HREF = /^(?:https?:\/\/[^\s"'<>\\]+|mailto:[^\s"'<>\\]+|tel:\+?[0-9][0-9().\-]*)$/i;
@@ -218,10 +234,49 @@
   }
 
   // ---- conversation: one request at a time; a failed item waits in `unsent` for retry ----
+  // With `o.session` the server gives the conversation its id and a token proving this browser
+  // owns it (POST /privacy/api/session), which deleting, downloading and rating need. A
+  // conversation kept from before tokens existed cannot get one for its old id (anyone who
+  // learnt that id could then claim it): it starts again under a new id, and the old one is
+  // deleted on the server by retention. Without a privacy API on the server (404), or while it
+  // cannot be reached, the widget keeps its own id and offers no privacy controls.
+  function freshState(id, keep) {
+    var state = { senderId: id, history: [], greeted: false };
+    ['draft', 'unsent', 'open'].forEach(function (k) { if (keep && keep[k] != null) state[k] = keep[k]; });
+    return state;
+  }
+
+  function validSession(s) {
+    return !!s && typeof s === 'object' && typeof s.sender === 'string' && /^web-[a-z0-9-]{16,64}$/.test(s.sender) &&
+      typeof s.token === 'string' && /^[0-9a-f]{64}$/.test(s.token);
+  }
+
   function createConversation(o) {
-    var state = o.store.load() || { senderId: (o.newId || newId)(), history: [], greeted: false };
+    var makeId = o.newId || newId;
+    var state = o.store.load() || freshState(makeId());
     var busy = false, emit = o.on || function () {};
+    var identity = Promise.resolve(false);
     o.store.save(state);
+
+    function startSession() {
+      if (!o.session || state.token) return identity;
+      var asked = state;
+      identity = Promise.resolve().then(o.session).then(function (s) {
+        if (!validSession(s)) throw new Error('unexpected answer');
+        if (asked !== state) return false;  // cleared meanwhile: the new state asks for itself
+        var restarted = !!(state.history.length || state.greeted || state.staff);
+        if (restarted) state = self.state = freshState(s.sender, state);
+        state.senderId = s.sender;
+        state.token = s.token;
+        o.store.save(state);
+        emit('identity', { restarted: restarted });
+        return true;
+      }).then(null, function () {  // refused, unreachable or nonsense: this browser's own id
+        emit('identity', { failed: true });
+        return false;
+      });
+      return identity;
+    }
 
     function send(item) {
       if (busy) return Promise.resolve(false);
@@ -229,7 +284,7 @@
       state.unsent = item;
       o.store.save(state);
       emit('sending', item);
-      return Promise.resolve().then(function () {
+      return identity.then(function () {
         return o.post({ sender: state.senderId, message: item.message, metadata: o.metadata ? o.metadata() : {} });
       }).then(function (data) {
         var replies = normalizeReplies(data), handoff = handoffSignal(data);
@@ -249,7 +304,7 @@
       });
     }
 
-    return {
+    var self = {
       state: state,
       send: send,
       retry: function (replacement) {
@@ -258,8 +313,22 @@
       },
       isBusy: function () { return busy; },
       needsGreeting: function () { return !state.greeted && !state.history.length; },
-      save: function () { o.store.save(state); }
+      save: function () { o.store.save(state); },
+      // The id and token once the session question is settled (true: the server gave them).
+      identity: function () { return identity; },
+      startSession: startSession,
+      // The proof of ownership the privacy API needs, or null without a token.
+      owner: function () { return state.token ? { sender: state.senderId, token: state.token } : null; },
+      // After the conversation was deleted: nothing kept, a new id (and token) for the next one.
+      reset: function () {
+        o.store.clear();
+        state = self.state = freshState(makeId(), { open: state.open });
+        o.store.save(state);
+        return startSession();
+      }
     };
+    startSession();
+    return self;
   }
 
   // ---- colours: text on the primary colour keeps a contrast of at least 4.5:1 ----
@@ -316,7 +385,7 @@
     }, function (e) { clearTimeout(timer); throw e; });
   }
 
-  function postJson(url, body, timeoutMs) {
+  function postJson(url, body, timeoutMs, asText) {
     var ctl = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = ctl && setTimeout(function () { ctl.abort(); }, timeoutMs);
     return fetch(url, {
@@ -324,9 +393,26 @@
       body: JSON.stringify(body), signal: ctl ? ctl.signal : undefined
     }).then(function (r) {
       clearTimeout(timer);
-      if (!r.ok) throw new Error('HTTP ' + r.status);
-      return r.json();
+      if (!r.ok) { var e = new Error('HTTP ' + r.status); e.status = r.status; throw e; }
+      return asText ? r.text() : r.json();
     }, function (e) { clearTimeout(timer); throw e; });
+  }
+
+  // ---- the person's own data: POST /privacy/api/<route> with the conversation's id and token ----
+  function privacyUrl(cfg, route) { return cfg.server + '/privacy/api/' + route; }
+
+  // The name of a downloaded conversation, by the local date: tms-conversation-2025-06-15.txt
+  function downloadName(date) {
+    function two(n) { return (n < 10 ? '0' : '') + n; }
+    return 'tms-conversation-' + date.getFullYear() + '-' + two(date.getMonth() + 1) + '-' + two(date.getDate()) + '.txt';
+  }
+
+  // The rateable answer among a turn's replies, from POST /privacy/api/answer: {ts, index} or null.
+  function answerOf(data, replies) {
+    var a = data && typeof data === 'object' ? data.answer : null;
+    if (!a || typeof a !== 'object' || typeof a.ts !== 'number' || !isFinite(a.ts) || a.ts <= 0) return null;
+    if (typeof a.index !== 'number' || a.index % 1 !== 0 || a.index < 0 || a.index >= replies.length) return null;
+    return { ts: a.ts, index: a.index };
   }
 
   // ---- the widget in the page ----
@@ -355,8 +441,33 @@
     titles.appendChild(h('h2', 'tms-title', { id: uid + '-title' }, cfg.title));
     titles.appendChild(h('p', 'tms-sub', null, 'General information, not medical advice'));
     var closeBtn = h('button', 'tms-close', { type: 'button', 'aria-label': 'Close chat' }, '\u00d7');
+    // Conversation options (download, clear): a disclosure of plain buttons, shown once the
+    // server has given this conversation its token.
+    var menuBtn = h('button', 'tms-options', {
+      type: 'button', 'aria-label': TEXT.options, 'aria-expanded': 'false', 'aria-controls': uid + '-menu'
+    }, '\u22ef');
+    menuBtn.hidden = true;
     head.appendChild(titles);
+    head.appendChild(menuBtn);
     head.appendChild(closeBtn);
+    var menu = h('div', 'tms-menu', { id: uid + '-menu', role: 'group', 'aria-label': TEXT.options });
+    menu.hidden = true;
+    var downloadBtn = h('button', 'tms-download', { type: 'button' }, TEXT.download);
+    var clearBtn = h('button', 'tms-clear', { type: 'button' }, TEXT.clear);
+    menu.appendChild(downloadBtn);
+    menu.appendChild(clearBtn);
+    var confirmBox = h('div', 'tms-confirm', { role: 'group', 'aria-labelledby': uid + '-confirm' });
+    confirmBox.hidden = true;
+    confirmBox.appendChild(h('p', 'tms-confirm-text', { id: uid + '-confirm' }, TEXT.confirmClear));
+    var confirmError = h('p', 'tms-confirm-error', { role: 'alert' });
+    confirmError.hidden = true;
+    confirmBox.appendChild(confirmError);
+    var confirmActions = h('div', 'tms-confirm-actions');
+    var confirmYes = h('button', 'tms-confirm-yes', { type: 'button' }, TEXT.confirmYes);
+    var confirmNo = h('button', 'tms-confirm-no', { type: 'button' }, TEXT.confirmNo);
+    confirmActions.appendChild(confirmYes);
+    confirmActions.appendChild(confirmNo);
+    confirmBox.appendChild(confirmActions);
     var help = h('div', 'tms-help');
     var crisisLink = h('a', 'tms-crisis');
     crisisLink.hidden = true;  // until the server says which line (one number, never two)
@@ -382,13 +493,15 @@
     form.appendChild(h('label', 'tms-sr', { for: uid + '-input' }, 'Your message to the assistant'));
     form.appendChild(input);
     form.appendChild(sendBtn);
-    [head, help, log, error, form, live].forEach(function (n) { panel.appendChild(n); });
+    [head, menu, confirmBox, help, log, error, form, live].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
 
     var pending = null;
+    var notice = '';  // said before the next replies (after a clear: that it was deleted)
     var conv = createConversation({
       store: store,
+      session: function () { return postJson(privacyUrl(cfg, 'session'), {}, SESSION_TIMEOUT_MS); },
       post: function (body) { return postJson(cfg.server + '/webhooks/rest/webhook', body, cfg.timeoutMs); },
       metadata: function () {
         var m = { locale: localeOf(cfg), page_url: win.location.href };
@@ -406,10 +519,14 @@
           if (pending) pending.classList.remove('tms-pending');
           pending = null;
           removeQuickReplies();
-          ev.replies.forEach(function (m) { addBubble(m); });
+          var bubbles = ev.replies.map(function (m) { return addBubble(m); });
           addQuickReplies(ev.replies);
+          if (ev.replies.length && !ev.item.initial) offerRating(ev.replies, bubbles);
           // While a professional has the conversation the reply may be empty: nothing to say.
-          if (ev.replies.length) live.textContent = ev.replies.map(function (m) { return m.text; }).join(' ');
+          if (ev.replies.length) {
+            live.textContent = notice + ev.replies.map(function (m) { return m.text; }).join(' ');
+            notice = '';
+          }
           scroll();
           if (ev.handoff) pollStaffSoon(cfg.staffPollMs);
         } else if (type === 'failed') {
@@ -424,6 +541,8 @@
           errorText.textContent = 'We couldn\u2019t reach the assistant. Your message was not sent. ';
           error.hidden = false;
           scroll();
+        } else if (type === 'identity') {
+          showPrivacyControls();
         }
       }
     });
@@ -439,7 +558,57 @@
       bubble.appendChild(h('span', 'tms-sr', null, bot ? 'Assistant: ' : 'You: '));
       bubble.appendChild(renderText(doc, m.text, !bot));
       appendToLog(bubble);
+      if (bot && typeof m.ts === 'number') addRating(bubble, m);
       return bubble;
+    }
+
+    // ---- "Was this helpful?" under the turn's answer (the server says which one, if any) ----
+    function offerRating(replies, bubbles) {
+      var owner = conv.owner();
+      if (!owner) return;
+      postJson(privacyUrl(cfg, 'answer'), owner, cfg.timeoutMs).then(function (data) {
+        var answer = answerOf(data, replies);
+        if (!answer || !bubbles[answer.index] || !bubbles[answer.index].parentNode) return;
+        replies[answer.index].ts = answer.ts;
+        conv.save();
+        addRating(bubbles[answer.index], replies[answer.index]);
+      }).then(null, function () { /* no rating offered: the answer stays as it is */ });
+    }
+
+    function addRating(bubble, m) {
+      var group = h('div', 'tms-rate', { role: 'group', 'aria-label': TEXT.helpfulQuestion });
+      group.appendChild(h('span', 'tms-rate-q', { 'aria-hidden': 'true' }, TEXT.helpfulQuestion));
+      // A thumb and a word: the word still says it where no emoji font is installed.
+      var buttons = [[true, '\ud83d\udc4d', TEXT.yes, TEXT.helpful], [false, '\ud83d\udc4e', TEXT.no, TEXT.notHelpful]].map(function (b) {
+        var btn = h('button', 'tms-rate-btn', { type: 'button', 'aria-label': b[3], 'aria-pressed': String(m.rating === b[0]) });
+        btn.appendChild(h('span', 'tms-thumb', { 'aria-hidden': 'true' }, b[1]));
+        btn.appendChild(doc.createTextNode(' ' + b[2]));
+        btn.addEventListener('click', function () { rate(m, b[0], buttons); });
+        group.appendChild(btn);
+        return btn;
+      });
+      bubble.parentNode.insertBefore(group, bubble.nextSibling);
+    }
+
+    function showRating(buttons, rating) {
+      buttons[0].setAttribute('aria-pressed', String(rating === true));
+      buttons[1].setAttribute('aria-pressed', String(rating === false));
+    }
+
+    // One click rates; the other button changes it. Shown at once, undone if not saved.
+    function rate(m, helpful, buttons) {
+      var owner = conv.owner(), before = m.rating;
+      if (!owner || before === helpful) return;
+      m.rating = helpful;
+      showRating(buttons, helpful);
+      var body = { sender: owner.sender, token: owner.token, answer_ts: m.ts, helpful: helpful };
+      postJson(privacyUrl(cfg, 'feedback'), body, cfg.timeoutMs).then(function () {
+        conv.save();
+        live.textContent = TEXT.thanks;
+      }, function () {
+        if (m.rating === helpful) { m.rating = before; showRating(buttons, before); }
+        live.textContent = TEXT.feedbackFailed;
+      });
     }
 
     // A professional's reply: their name and "clinic team" on a line of its own, then the
@@ -464,8 +633,10 @@
       staffTimer = null;
       if (!staffActive() || staffBusy) return;
       staffBusy = true;
+      var asked = conv.state;
       getJson(staffUpdatesUrl(cfg, conv.state.senderId, conv.state.staff.after), cfg.timeoutMs).then(function (data) {
         staffBusy = false;
+        if (asked !== conv.state) return;  // the conversation was cleared meanwhile
         var result = mergeStaffUpdate(conv.state, data);
         if (!result) throw new Error('unexpected answer');
         staffFailures = 0;
@@ -474,6 +645,7 @@
         if (staffActive()) pollStaffSoon(cfg.staffPollMs);
       }).then(null, function (e) {
         staffBusy = false;
+        if (asked !== conv.state) return;
         if (e && e.status === 404) {  // no staff inbox on this server: stop quietly
           conv.state.staff.active = false;
           conv.save();
@@ -535,7 +707,11 @@
     launcher.addEventListener('click', function () { setOpen(panel.hidden, true); });
     closeBtn.addEventListener('click', function () { setOpen(false, true); });
     root.addEventListener('keydown', function (e) {
-      if ((e.key === 'Escape' || e.key === 'Esc') && !panel.hidden) { e.preventDefault(); setOpen(false, true); }
+      if ((e.key !== 'Escape' && e.key !== 'Esc') || panel.hidden) return;
+      e.preventDefault();
+      if (!menu.hidden) closeMenu(true);  // the options first, then the panel
+      else if (!confirmBox.hidden) closeConfirm(true);
+      else setOpen(false, true);
     });
     proBtn.addEventListener('click', function () {
       submit({ message: cfg.professionalPayload || cfg.professionalMessage, display: cfg.professionalMessage });
@@ -561,20 +737,101 @@
       conv.retry(item);
     });
 
-    // Show what was said before (a reload or a new browser session).
-    var history = conv.state.history, lastUser = -1;
-    history.forEach(function (m, i) { addBubble(m); if (m.from === 'user') lastUser = i; });
-    addQuickReplies(history.slice(lastUser + 1));
-    input.value = conv.state.draft || '';
-    var unsent = conv.state.unsent;
-    if (unsent) {
-      if (unsent.typed && !input.value) { input.value = unsent.display; saveDraft(); }
-      errorText.textContent = 'Your last message was not sent. ';
-      error.hidden = false;
+    // ---- the options: download and clear (with a confirm step) ----
+    function showPrivacyControls() {
+      menuBtn.hidden = !conv.owner();
+      if (menuBtn.hidden) { closeMenu(false); closeConfirm(false); }
+    }
+    function openMenu() {
+      closeConfirm(false);
+      menu.hidden = false;
+      menuBtn.setAttribute('aria-expanded', 'true');
+      downloadBtn.focus();
+    }
+    function closeMenu(focus) {
+      menu.hidden = true;
+      menuBtn.setAttribute('aria-expanded', 'false');
+      if (focus) menuBtn.focus();
+    }
+    function openConfirm() {
+      closeMenu(false);
+      confirmError.hidden = true;
+      confirmBox.hidden = false;
+      confirmNo.focus();  // the safe choice first
+    }
+    function closeConfirm(focus) {
+      confirmBox.hidden = true;
+      if (focus) menuBtn.focus();
+    }
+    menuBtn.addEventListener('click', function () { if (menu.hidden) openMenu(); else closeMenu(true); });
+    clearBtn.addEventListener('click', openConfirm);
+    confirmNo.addEventListener('click', function () { closeConfirm(true); });
+    downloadBtn.addEventListener('click', function () {
+      var owner = conv.owner();
+      if (!owner) return;
+      postJson(privacyUrl(cfg, 'export'), owner, cfg.timeoutMs, true).then(function (text) {
+        var href = win.URL.createObjectURL(new win.Blob([text], { type: 'text/plain;charset=utf-8' }));
+        var link = h('a', null, { href: href, download: downloadName(new Date()) });
+        link.hidden = true;
+        root.appendChild(link);
+        link.click();
+        root.removeChild(link);
+        setTimeout(function () { win.URL.revokeObjectURL(href); }, 10000);
+        live.textContent = TEXT.downloaded;
+      }, function (e) {
+        live.textContent = e && e.status === 404 ? TEXT.nothingToDownload : TEXT.downloadFailed;
+      });
+    });
+    var clearing = false;
+    confirmYes.addEventListener('click', function () {
+      var owner = conv.owner();
+      if (!owner || clearing || conv.isBusy()) return;
+      clearing = true;
+      confirmError.hidden = true;
+      postJson(privacyUrl(cfg, 'delete'), owner, cfg.timeoutMs).then(function () {
+        clearing = false;
+        if (staffTimer) clearTimeout(staffTimer);
+        staffTimer = null;
+        Array.prototype.slice.call(log.childNodes).forEach(function (n) { if (n !== typing) log.removeChild(n); });
+        error.hidden = true;
+        input.value = '';
+        closeConfirm(false);
+        var started = conv.reset();
+        showPrivacyControls();
+        live.textContent = TEXT.cleared;
+        notice = TEXT.cleared + ' ';
+        input.focus();
+        started.then(function () {
+          showPrivacyControls();
+          if (cfg.initialPayload) submit({ message: cfg.initialPayload, display: null, initial: true });
+        });
+      }, function () {
+        clearing = false;
+        confirmError.textContent = TEXT.clearFailed;
+        confirmError.hidden = false;
+      });
+    });
+
+    // Show what was said before (a reload or a new browser session), once the conversation's
+    // id is settled: a conversation kept without a token starts again (see createConversation).
+    function restore() {
+      var history = conv.state.history, lastUser = -1;
+      history.forEach(function (m, i) { addBubble(m); if (m.from === 'user') lastUser = i; });
+      addQuickReplies(history.slice(lastUser + 1));
+      input.value = conv.state.draft || '';
+      var unsent = conv.state.unsent;
+      if (unsent) {
+        if (unsent.typed && !input.value) { input.value = unsent.display; saveDraft(); }
+        errorText.textContent = 'Your last message was not sent. ';
+        error.hidden = false;
+      }
+      showPrivacyControls();
+      if (conv.state.open) setOpen(true, false);
+      if (staffActive()) pollStaffSoon(0);  // a reload during a handoff: catch up at once
+      partReady();
     }
     doc.body.appendChild(root);
-    if (conv.state.open) setOpen(true, false);
-    if (staffActive()) pollStaffSoon(0);  // a reload during a handoff: catch up at once
+    conv.identity().then(restore);
 
     // The crisis link: the visitor's region's from the server, else the default written into
     // this file by the server. Decided once, so the link never changes from one line to another.
@@ -594,9 +851,9 @@
     getJson(crisisLinkUrl(cfg), CRISIS_LINK_TIMEOUT_MS).then(crisisLinkFrom, function () { return null; })
       .then(settleCrisisLink);
 
-    // On screen once both the stylesheet and the crisis link are there (at most 3 s).
+    // On screen once the stylesheet, the crisis link and the conversation are there (at most 3 s).
     var css = h('link', null, { rel: 'stylesheet', href: cfg.cssUrl });
-    var waiting = 2, cssSettled = false;
+    var waiting = 3, cssSettled = false;  // stylesheet, crisis link, conversation restored
     function partReady() { if (--waiting === 0) ready(); }
     function cssReady() { if (!cssSettled) { cssSettled = true; partReady(); } }
     var done = false;
@@ -637,7 +894,8 @@
       crisisLinkFrom: crisisLinkFrom, crisisLinkDefault: CRISIS_LINK_DEFAULT, localeOf: localeOf,
       crisisLinkUrl: crisisLinkUrl, handoffSignal: handoffSignal, startHandoff: startHandoff,
       mergeStaffUpdate: mergeStaffUpdate, staffRetryDelay: staffRetryDelay, staffUpdatesUrl: staffUpdatesUrl,
-      staffLabel: staffLabel, staffAnnouncement: staffAnnouncement
+      staffLabel: staffLabel, staffAnnouncement: staffAnnouncement, downloadName: downloadName,
+      answerOf: answerOf, validSession: validSession, TEXT: TEXT
     }
   };
   return api;

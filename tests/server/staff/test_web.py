@@ -244,6 +244,7 @@ SESSION_ROUTES = [
     ("POST", "/staff/conversations/{ref}/release", "page"),
     ("POST", "/staff/conversations/{ref}/resolve", "page"),
     ("POST", "/staff/conversations/{ref}/reply", "page"),
+    ("POST", "/staff/conversations/{ref}/delete", "page"),  # tests/server/privacy/test_staff_delete.py
     ("POST", "/staff/logout", "page"),
 ]
 LOGIN_ROUTES = [("GET", "/staff/login", "page"), ("POST", "/staff/login", "page")]
@@ -889,3 +890,81 @@ async def test_no_account_can_be_made_over_http(inbox: Inbox, path: str) -> None
                                                           "name": "Mallory", "csrf_token": "x"})
         assert answer.status in (404, 405), path
     assert sorted(a.username for a in inbox.stores.accounts.list()) == before
+
+
+# --- Bad bodies: no post gives a 5xx, and the inbox still works after ------------------------
+
+FORM = "application/x-www-form-urlencoded"
+NOT_A_FORM = "The request must be a form post (application/x-www-form-urlencoded)."
+UNREADABLE = "The form could not be read: it is not valid UTF-8 or has too many fields."
+MULTIPART = (
+    b'--b0undary\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--b0undary--\r\n'
+)
+# (case, body, Content-Type: None sends none, status, what the page says). A body that can be
+# read but carries no valid CSRF token is a forged post: 403, nothing done.
+BAD_POSTS = [
+    ("deep-nesting-json", b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json", 415, NOT_A_FORM),
+    ("deep-nesting-form", b"text=" + b"%5B" * 5000, FORM, 403, None),
+    ("huge-form", b"text=" + b"a" * 1_000_000, FORM, 413, "The form is larger than 32 KB."),
+    ("invalid-utf8", b"text=\xff\xfe", FORM, 400, UNREADABLE),
+    ("utf16-with-bom", "text=hello".encode("utf-16"), FORM, 400, UNREADABLE),
+    ("encoded-surrogate", b"text=%ED%A0%80", FORM, 400, UNREADABLE),
+    ("too-many-fields", b"&".join(b"f%d=1" % n for n in range(11)), FORM, 400, UNREADABLE),
+    ("raw-nul", b"text=he\x00llo", FORM, 403, None),
+    ("text-plain", b"text=hello", "text/plain", 415, NOT_A_FORM),
+    ("json", b'{"text": "hello"}', "application/json", 415, NOT_A_FORM),
+    ("multipart", MULTIPART, "multipart/form-data; boundary=b0undary", 415, NOT_A_FORM),
+    ("no-content-type", b"text=hello", None, 415, NOT_A_FORM),
+    ("empty", b"", FORM, 403, None),
+]
+BAD_POST_IDS = [case[0] for case in BAD_POSTS]
+
+
+async def post_raw(browser: Browser, path: str, body: bytes, content_type: Optional[str], base: str) -> Answer:
+    headers = {"Origin": base}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    skip = ["Content-Type"] if content_type is None else []  # aiohttp would say octet-stream
+    return await browser.request("POST", path, data=body, headers=headers, skip_auto_headers=skip)
+
+
+@pytest.mark.parametrize(("case", "body", "content_type", "status", "message"), BAD_POSTS, ids=BAD_POST_IDS)
+async def test_bad_login_posts_get_a_clear_4xx_and_signing_in_still_works(
+    inbox: Inbox, case: str, body: bytes, content_type: Optional[str], status: int, message: Optional[str]
+) -> None:
+    browser = inbox.browser()
+    await browser.get("/staff/login")  # the login form's cookie, as a real browser has it
+    answer = await post_raw(browser, "/staff/login", body, content_type, inbox.url)
+    assert answer.status == status
+    assert (message or "The sign-in form had expired. Please try again.") in answer.text
+    assert 'name="csrf_token"' in answer.text, "the login form again, to try once more"
+    assert inbox.audit_actions() == []
+    assert (await browser.login("alice")).status == 303
+
+
+@pytest.mark.parametrize(("case", "body", "content_type", "status", "message"), BAD_POSTS, ids=BAD_POST_IDS)
+async def test_bad_staff_posts_get_a_clear_4xx_and_nothing_is_done(
+    inbox: Inbox, handoff: Handoff, case: str, body: bytes, content_type: Optional[str], status: int,
+    message: Optional[str],
+) -> None:
+    alice = await inbox.signed_in("alice")
+    await alice.act(handoff.ref, "claim")
+    path = f"/staff/conversations/{handoff.ref}/reply"
+    answer = await post_raw(alice, path, body, content_type, inbox.url)
+    assert answer.status == status
+    assert (message or "nothing was done") in answer.text
+    assert inbox.handoffs.replies_since(handoff.ref) == []
+    assert [call[0] for call in inbox.takeover.calls] == ["on_claim"]
+    assert (await alice.act(handoff.ref, "reply", text="Still here.")).status == 303
+    assert [reply.text for reply in inbox.handoffs.replies_since(handoff.ref)] == ["Still here."]
+
+
+@pytest.mark.parametrize(("case", "body", "content_type", "status", "message"), BAD_POSTS, ids=BAD_POST_IDS)
+async def test_the_widgets_update_route_ignores_bodies_and_refuses_posts(
+    inbox: Inbox, case: str, body: bytes, content_type: Optional[str], status: int, message: Optional[str]
+) -> None:
+    person = inbox.browser()
+    path = f"/staff/api/updates?sender={WIDGET_PERSON}&after=0"
+    answer = await person.request("GET", path, data=body or None)
+    assert (answer.status, json.loads(answer.text)) == (200, {"status": "none", "replies": []})
+    assert (await post_raw(person, path, body, content_type, inbox.url)).status == 405
