@@ -21,6 +21,7 @@ back to memory, losing conversations.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -30,7 +31,14 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
+from rasa.core.lock import Ticket, TicketLock
+from rasa.core.lock_store import (
+    LOCK_LIFETIME,
+    InMemoryLockStore,
+    LockError,
+    LockStore,
+    RedisLockStore,
+)
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
@@ -304,6 +312,57 @@ def sanic_workers() -> int:
         return 1
 
 
+class WaiterKeepingRedisLockStore(RedisLockStore):
+    """Rasa's RedisLockStore, where a turn waiting for the lock keeps its own ticket alive.
+
+    Every ticket expires after the lock lifetime, so that a dead instance's ticket does not
+    block its conversation forever. In Rasa the tickets of those still waiting expire too:
+    a message retried on another instance right after the first instance died got a ticket
+    expiring with the dead one's, both were dropped together, and the retry then waited for
+    a ticket that no longer existed, for ever (found by tests/test_fault.py). Here each
+    waiter renews its ticket each time it checks the lock, so only the tickets of instances
+    that stopped checking expire. Rasa 3.6.21's `_acquire_lock` otherwise; used only on the
+    versions bot.server.patches was checked against.
+    """
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        ticket = super().issue_ticket(conversation_id, lock_lifetime)
+        self._lifetimes[(conversation_id, ticket)] = lock_lifetime
+        return ticket
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        self._lifetimes.pop((conversation_id, ticket_number), None)
+        super().cleanup(conversation_id, ticket_number)
+
+    @property
+    def _lifetimes(self) -> Dict[Any, float]:
+        if "_ticket_lifetimes" not in self.__dict__:
+            self.__dict__["_ticket_lifetimes"] = {}
+        return self.__dict__["_ticket_lifetimes"]
+
+    async def _acquire_lock(self, conversation_id: Text, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        while True:
+            lock = self.get_lock(conversation_id)
+            if not lock:
+                break
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+            self.keep_waiting(conversation_id, ticket)
+        raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+
+    def keep_waiting(self, conversation_id: Text, ticket: int) -> None:
+        """Drops expired tickets but renews (or puts back) this waiter's own, in its place."""
+        lock = self.get_lock(conversation_id)
+        if lock is None:
+            return
+        lifetime = self._lifetimes.get((conversation_id, ticket), LOCK_LIFETIME)
+        lock.tickets = [t for t in lock.tickets if t.number != ticket and not t.has_expired()]
+        lock.tickets.append(Ticket(ticket, time.time() + lifetime))
+        lock.tickets.sort(key=lambda t: t.number)
+        self.save_lock(lock)
+
+
 class EnvironmentLockStore(LockStore):
     """Builds Rasa's RedisLockStore when Redis is configured, its InMemoryLockStore otherwise."""
 
@@ -317,7 +376,8 @@ class EnvironmentLockStore(LockStore):
                     "SANIC_WORKERS > 1 needs the Redis lock store: set REDIS_URL or REDIS_HOST"
                 )
             return InMemoryLockStore()
-        store = RedisLockStore(**settings, key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None)
+        kind = WaiterKeepingRedisLockStore if patches.versions_checked() else RedisLockStore
+        store = kind(**settings, key_prefix=os.environ.get("REDIS_KEY_PREFIX") or None)
         _wait_for(store.red.ping, f"The Redis lock store at {settings['host']}:{settings['port']}")
         return store
 
