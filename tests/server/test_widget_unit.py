@@ -357,7 +357,7 @@ def test_failed_message_waits_for_retry_and_is_sent_once(logic_page) -> None:
         }"""
     )
     assert result["first"] is False
-    unsent = {"message": "How long is a session?", "display": "How long is a session?", "typed": True}
+    unsent = {"message": "How long is a session?", "display": "How long is a session?", "typed": True, "id": "m-42"}
     assert result["afterFailure"] == {"unsent": unsent, "history": 0, "stored": unsent}
     assert result["busyWhileSending"] == [True, False]  # one request at a time
     assert result["second"] is True and result["again"] is False  # nothing left to retry
@@ -367,9 +367,11 @@ def test_failed_message_waits_for_retry_and_is_sent_once(logic_page) -> None:
         {"from": "user", "text": "How long is a session?"}, {"from": "bot", "text": "answer", "buttons": []},
     ]
     assert [body["message"] for body in result["bodies"]] == ["How long is a session?"] * 2
+    # The retry is the same message: same id, so the server never handles it twice.
+    assert [body["message_id"] for body in result["bodies"]] == ["m-42", "m-42"]
     assert result["bodies"][0] == {
         "sender": "web-42", "message": "How long is a session?",
-        "metadata": {"locale": "en-GB", "page_url": "http://widget.test/page.html"},
+        "metadata": {"locale": "en-GB", "page_url": "http://widget.test/page.html"}, "message_id": "m-42",
     }
 
 

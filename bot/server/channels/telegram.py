@@ -354,6 +354,9 @@ class TelegramChannel(ConfiguredChannel, TelegramInput):
                             str(chat_id),
                             input_channel=self.name(),
                             metadata={"telegram_update_id": update.update_id},
+                            # Telegram re-delivers an update it got no answer for, maybe to
+                            # another instance: the same id is not handled twice.
+                            message_id=f"telegram-{update.update_id}",
                         )
                     )
                     await privacy.offer_feedback_telegram(chat_id, out_channel, agent)  # 👍/👎 after an FAQ answer

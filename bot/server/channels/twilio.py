@@ -331,6 +331,13 @@ class TwilioMessagingOutput(TextPlatformOutput, TwilioOutput):
 # --- Input ----------------------------------------------------------------------------
 
 
+def message_id_of(form: FormParams) -> str | None:
+    """Twilio re-sends a webhook it got no answer for, maybe to another instance, with the
+    same MessageSid: as the message's id, it is not handled twice."""
+    sid = form.first("MessageSid") or ""
+    return f"twilio-{sid}" if re.fullmatch(r"[A-Za-z0-9]{10,64}", sid) else None
+
+
 class TwilioChannel(ConfiguredChannel, TwilioInput):
     """Twilio SMS/WhatsApp webhook at /webhooks/twilio/webhook, configured by environment."""
 
@@ -412,7 +419,8 @@ class TwilioChannel(ConfiguredChannel, TwilioInput):
         try:
             async with self.failure_told(out_channel, sender, region, who=masked(sender)):
                 await on_new_message(
-                    UserMessage(text, out_channel, sender, input_channel=self.name(), metadata=self.metadata_of(form))
+                    UserMessage(text, out_channel, sender, input_channel=self.name(), metadata=self.metadata_of(form),
+                                message_id=message_id_of(form))
                 )
         finally:
             # Whatever was produced (a crisis reply comes first) is still sent.

@@ -281,11 +281,15 @@
     function send(item) {
       if (busy) return Promise.resolve(false);
       busy = true;
+      // One id per message, kept with it while unsent: a retry of a message the server did
+      // handle (its answer was lost on the way) gets that answer, not a second turn.
+      if (!item.id) item.id = 'm-' + makeId().slice(4);
       state.unsent = item;
       o.store.save(state);
       emit('sending', item);
       return identity.then(function () {
-        return o.post({ sender: state.senderId, message: item.message, metadata: o.metadata ? o.metadata() : {} });
+        return o.post({ sender: state.senderId, message: item.message, metadata: o.metadata ? o.metadata() : {},
+                        message_id: item.id });
       }).then(function (data) {
         var replies = normalizeReplies(data), handoff = handoffSignal(data);
         busy = false;
@@ -732,7 +736,8 @@
         var text = input.value.trim() || item.display;
         input.value = '';
         saveDraft();
-        item = { message: text, display: text, typed: true };
+        // The same text is the same message (same id); an edited one is a new message.
+        item = { message: text, display: text, typed: true, id: text === item.display ? item.id : undefined };
       }
       conv.retry(item);
     });
