@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import pytest
 import yaml
@@ -13,6 +13,37 @@ from rasa_sdk.executor import CollectingDispatcher
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The assistant's settings (README, "Operations"): a developer's shell must not change what
+# a test sees. Every test starts without them and sets what it needs itself.
+# $TMS_MODEL (a model file to test, bot/server/training.py) chooses what is tested rather
+# than how it behaves: it is read here, before it is cleared, by the trained_model fixture.
+MODEL_OVERRIDE = os.environ.get("TMS_MODEL")
+SETTING_PREFIXES = (
+    "TMS_", "CLINIC_", "TELEGRAM_", "TWILIO_", "RASA_", "WIDGET_", "NOTIFY_", "STAFF_",
+    "HANDOFF_", "RETENTION_", "PRIVACY_", "TRACKER_", "REDIS_",
+)
+
+
+def assistant_settings(environ: Mapping[str, str]) -> List[str]:
+    """The names in `environ` that configure the assistant."""
+    return sorted(name for name in environ if name.startswith(SETTING_PREFIXES))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_assistant_settings_for_the_session() -> Iterator[None]:
+    """Also for session- and module-scoped fixtures (the servers inherit this environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in assistant_settings(os.environ):
+            patch.delenv(name)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_assistant_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with none of the assistant's settings in the environment."""
+    for name in assistant_settings(os.environ):
+        monkeypatch.delenv(name)
 
 
 def load_yaml(path: Path) -> Dict[str, Any]:
@@ -61,7 +92,8 @@ def tracker_builder() -> TrackerBuilder:
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
-    """The model for the current config and data (trained once, cached by content hash)."""
+    """The model for the current config and data (trained once, cached by content hash),
+    or the one $TMS_MODEL named when the tests started."""
     from bot.server.training import ensure_model
 
-    return ensure_model(quiet=True)
+    return Path(MODEL_OVERRIDE) if MODEL_OVERRIDE else ensure_model(quiet=True)

@@ -3,23 +3,132 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
-from typing import Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import requests
 
 from bot.server.processes import AssistantServers, free_port
-from tests.conftest import PROJECT_ROOT
+from tests.actions.test_topics import MENU
+from tests.conftest import PROJECT_ROOT, load_yaml
 from tests.nlu.test_nlu_accuracy import BENIGN, CRISIS
 
-pytestmark = pytest.mark.slow
+# The servers run with no clinic configured, so referrals name this default.
+DEFAULT_PROFESSIONAL = "your doctor or a licensed mental health professional"
+# What the actions fill into a response's {placeholders} here; any other placeholder may be
+# filled with anything (but not left as a literal "{name}").
+FILLED = {"professional": DEFAULT_PROFESSIONAL, "professional_capitalized": "Your doctor or a licensed mental health professional"}
+# What a question that is not crisis language may be answered with (the referral follows).
+ORDINARY_ANSWERS = ("utter_faq/", "utter_advice_", "utter_out_of_scope", "utter_clarify", "utter_no_information")
+slow = pytest.mark.slow
 
-CRISIS_LINE = "call or text 988"
-CRISIS_TEXT_LINE = "text HOME to 741741"
-EMERGENCY_DISCLAIMER = "automated assistant and can't help in an emergency"
-PROFESSIONAL = ("professional", "doctor")
+
+def load_responses() -> Dict[str, List[Dict[str, Any]]]:
+    """Every response Rasa can send: domain.yml and data/responses, read from the files."""
+    responses = dict(load_yaml(PROJECT_ROOT / "domain.yml")["responses"])
+    for path in sorted((PROJECT_ROOT / "data" / "responses").glob("*.yml")):
+        responses.update(load_yaml(path)["responses"])
+    return responses
+
+
+def template_pattern(template: str) -> re.Pattern:
+    """A regular expression for every text `template` can become once its placeholders are filled."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(
+        re.escape(part) if index % 2 == 0 else re.escape(FILLED[part]) if part in FILLED else r"[^{}]+?"
+        for index, part in enumerate(parts)
+    ), re.DOTALL)
+
+
+RESPONSES = load_responses()
+# (name, pattern, length of the template's fixed text)
+TEMPLATES: List[Tuple[str, re.Pattern, int]] = [
+    (name, template_pattern(variation["text"]), len(re.sub(r"\{\w+\}", "", variation["text"])))
+    for name, variations in RESPONSES.items()
+    for variation in variations
+    if "text" in variation
+]
+
+
+def response_names(text: str) -> List[str]:
+    """The responses whose template could have produced `text`.
+
+    A placeholder could swallow another template's words ("You can call {clinic_name} at
+    {clinic_phone}." matches the phone-and-booking text too), so of the templates that match,
+    those that fix the most of the text win.
+    """
+    matches = [(fixed, name) for name, pattern, fixed in TEMPLATES if pattern.fullmatch(text)]
+    most = max((fixed for fixed, _ in matches), default=0)
+    return sorted({name for fixed, name in matches if fixed == most})
+
+
+def said(messages: List[Dict]) -> List[str]:
+    """The response each message of a reply came from, as the test stories name them.
+
+    A message that no response (or more than one) could have produced shows as itself, so
+    comparing with a list of response names fails and says why.
+    """
+    result = []
+    for message in messages:
+        names = response_names(message.get("text", "")) if "text" in message else []
+        result.append(names[0] if len(names) == 1 else f"<{message!r} matches {names or 'no response'}>")
+    return result
+
+
+def variation(name: str, **slots: Any) -> str:
+    """The text of response `name` that Rasa picks for these slot values: the variation whose
+    conditions all hold (the domain has one per region and kind), else the unconditional one."""
+    variations = RESPONSES[name]
+    for candidate in variations:
+        conditions = candidate.get("condition") or []
+        if conditions and all(slots.get(c["name"]) == c["value"] for c in conditions):
+            return candidate["text"]
+    (unconditional,) = [candidate["text"] for candidate in variations if not candidate.get("condition")]
+    return unconditional
+
+
+def topic_buttons() -> List[Dict[str, str]]:
+    """Every FAQ topic's quick reply, from data/responses (what a "did you mean" may offer)."""
+    return [
+        {"title": variations[0]["metadata"]["title"], "payload": variations[0]["metadata"]["question"]}
+        for name, variations in RESPONSES.items()
+        if name.startswith("utter_faq/")
+    ]
+
+
+class FillAll(dict):
+    """Fills every placeholder as the actions do here (FILLED), or with a stand-in value."""
+
+    def __missing__(self, key: str) -> str:
+        return FILLED.get(key, f"<{key}>")
+
+
+def test_each_domain_text_maps_back_to_its_own_response_only():
+    for name, variations in RESPONSES.items():
+        for candidate in variations:
+            if "text" in candidate:
+                text = candidate["text"].format_map(FillAll())
+                assert response_names(text) == [name], (name, text)
+
+
+def test_said_names_each_message_and_shows_what_it_cannot_name():
+    referral = variation("utter_referral_first").format(professional=DEFAULT_PROFESSIONAL)
+    assert said([{"text": variation("utter_faq/session_length")}, {"text": referral}]) == [
+        "utter_faq/session_length", "utter_referral_first",
+    ]
+    assert said([{"text": variation("utter_handoff").format(professional="Calm Clinic")}]) != ["utter_handoff"]
+    assert said([{"text": variation("utter_clinic_contact_phone").format(clinic_name="Calm Clinic", clinic_phone="555-0100")}]) == [
+        "utter_clinic_contact_phone"
+    ]
+    unfilled = variation("utter_referral_first")  # "{professional}" left in the text
+    assert said([{"text": unfilled}]) == [f"<{{'text': {unfilled!r}}} matches no response>"]
+    assert said([{"text": "Each TMS session usually lasts about 20 to 40 minutes."}])[0].startswith("<")
+    assert said([{"image": "https://example.org/x.png"}])[0].startswith("<")
+    assert variation("utter_crisis", crisis_region="GB", crisis_kind="self").startswith("Please reach out for help right now: call Samaritans")
+    assert variation("utter_crisis", crisis_region=None, crisis_kind="self").startswith("Please reach out for help right now: call or text 988")
 
 
 @pytest.fixture(scope="module")
@@ -38,163 +147,153 @@ def servers(trained_model, tmp_path_factory):
     servers.stop()
 
 
-def say(servers: AssistantServers, sender: str, text: str) -> List[Dict]:
+def say(servers: AssistantServers, sender: str, text: str, **fields: Any) -> List[Dict]:
     response = requests.post(
-        f"{servers.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+        f"{servers.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text, **fields}, timeout=30
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def joined(messages: List[Dict]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
 
 
 def new_sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-def refers_to_professional(text: str) -> bool:
-    return any(word in text.lower() for word in PROFESSIONAL)
-
-
 def texts(messages: List[Dict]) -> List[str]:
     return [m.get("text", "") for m in messages]
 
 
-# The servers run with no clinic configured, so referrals name this default.
-DEFAULT_PROFESSIONAL = "your doctor or a licensed mental health professional"
-
-
 def response_text(domain: Dict, name: str) -> str:
     """A domain response as the bot sends it with no clinic configured."""
-    return domain["responses"][name][0]["text"].format(
-        professional=DEFAULT_PROFESSIONAL, professional_capitalized=DEFAULT_PROFESSIONAL[:1].upper() + DEFAULT_PROFESSIONAL[1:]
-    )
+    return domain["responses"][name][0]["text"].format(**FILLED)
 
 
+@slow
 def test_greeting_gives_disclaimer_and_crisis_pointer(servers):
-    reply = joined(say(servers, new_sender(), "hi there"))
-    assert "not medical advice" in reply
-    assert "988" in reply
+    reply = say(servers, new_sender(), "hi there")
+    assert said(reply) == ["utter_greet", "utter_ask_question"]
+    assert reply[0]["text"] == variation("utter_greet", crisis_region=None)  # disclaimer and 988
 
 
+@slow
 @pytest.mark.parametrize(
-    ("question", "facts"),
+    ("question", "answer"),
     [
-        ("How long does one TMS session take?", ["20", "40", "minutes"]),
-        ("how many weeks is the treatment", ["six weeks", "five days a week"]),
-        ("what are the side effects", ["scalp", "headache"]),
-        ("Is it like ECT, do I need anesthesia?", ["anesthesia"]),
-        ("who shouldn't get TMS because of metal implants", ["cochlear", "aneurysm"]),
+        ("How long does one TMS session take?", "utter_faq/session_length"),
+        ("how many weeks is the treatment", "utter_faq/treatment_course"),
+        ("what are the side effects", "utter_faq/side_effects"),
+        ("Is it like ECT, do I need anesthesia?", "utter_faq/tms_vs_ect"),
+        ("who shouldn't get TMS because of metal implants", "utter_faq/contraindications"),
     ],
 )
-def test_faq_answers_carry_the_facts_and_a_referral(servers, question, facts):
-    reply = joined(say(servers, new_sender(), question))
-    for fact in facts:
-        assert fact.lower() in reply.lower(), reply
-    assert refers_to_professional(reply.split("\n")[-1]) or refers_to_professional(reply), reply
+def test_faq_answers_carry_the_facts_and_a_referral(servers, question, answer):
+    assert said(say(servers, new_sender(), question)) == [answer, "utter_referral_first"]
 
 
+@slow
 def test_referral_is_not_repeated_word_for_word(servers):
     sender = new_sender()
-    first = say(servers, sender, "what is TMS")[-1]["text"]
-    second = say(servers, sender, "does it hurt? side effects?")[-1]["text"]
-    third = say(servers, sender, "how long is a session")[-1]["text"]
-    assert len({first, second, third}) == 3
-    assert all(refers_to_professional(t) for t in (first, second, third))
+    assert said(say(servers, sender, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_first"]
+    assert said(say(servers, sender, "does it hurt? side effects?")) == ["utter_faq/side_effects", "utter_referral_reminder_1"]
+    assert said(say(servers, sender, "how long is a session")) == ["utter_faq/session_length", "utter_referral_reminder_2"]
+    assert said(say(servers, sender, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_reminder_3"]
 
 
+@slow
 @pytest.mark.parametrize(
-    "question",
-    ["Should I stop taking my antidepressants?", "is tms right for me?", "I have an aneurysm clip, can I have TMS?"],
+    ("question", "answer"),
+    [
+        ("Should I stop taking my antidepressants?", "utter_advice_medication"),
+        ("is tms right for me?", "utter_advice_suitability"),
+        ("I have an aneurysm clip, can I have TMS?", "utter_advice_health_condition"),
+    ],
 )
-def test_personal_medical_questions_are_not_answered_as_advice(servers, question):
-    reply = joined(say(servers, new_sender(), question))
-    assert "I can't" in reply
-    assert refers_to_professional(reply)
+def test_personal_medical_questions_are_not_answered_as_advice(servers, question, answer):
+    assert said(say(servers, new_sender(), question)) == [answer, "utter_referral_first"]
 
 
+@slow
 def test_out_of_scope_is_honest_and_refers(servers):
-    reply = joined(say(servers, new_sender(), "how much does TMS cost?"))
-    assert "doesn't cover" in reply
-    assert "$" not in reply
-    assert refers_to_professional(reply)
+    assert said(say(servers, new_sender(), "how much does TMS cost?")) == ["utter_out_of_scope", "utter_referral_first"]
 
 
-def test_every_crisis_message_gets_crisis_resources(servers, domain):
-    # The first reply is one of the (US / default region) crisis replies, whichever kind
+@slow
+def test_every_crisis_message_gets_crisis_resources(servers):
+    # The whole reply is one of the (US / default region) crisis replies, whichever kind
     # fits: the person themself, an overdose or injury, someone else, danger from others.
-    crisis_replies = {
-        v["text"] for v in domain["responses"]["utter_crisis"]
-        if all(c["name"] != "crisis_region" or c["value"] is None for c in v.get("condition") or [])
-    }
-    assert len(crisis_replies) == 4
+    us_replies = {variation("utter_crisis", crisis_region=None, crisis_kind=kind) for kind in ("self", "medical", "someone_else", "unsafe")}
+    assert len(us_replies) == 4
     missed = []
     for text in CRISIS:
-        messages = say(servers, new_sender(), text)
-        if not messages or messages[0].get("text") not in crisis_replies:
-            missed.append(text)
+        reply = say(servers, new_sender(), text)
+        if said(reply) != ["utter_crisis"] or reply[0]["text"] not in us_replies:
+            missed.append((text, said(reply)))
     assert not missed
 
 
+@slow
 def test_benign_look_alikes_get_no_crisis_reply(servers):
-    # Every crisis reply, whatever its kind or region, says this; no other reply does.
-    flagged = [text for text in BENIGN if EMERGENCY_DISCLAIMER in joined(say(servers, new_sender(), text))]
-    assert not flagged
+    # An ordinary answer and the full referral; a message near crisis language (a calm
+    # mention, README "Safety behaviour") may also keep the one-line crisis reminder in view.
+    wrong = []
+    for text in BENIGN:
+        names = said(say(servers, new_sender(), text))
+        if not (names[:1] and names[0].startswith(ORDINARY_ANSWERS)
+                and names[1:] in (["utter_referral_first"], ["utter_referral_first", "utter_crisis_reminder"])):
+            wrong.append((text, names))
+    assert not wrong
 
 
+@slow
 def test_saying_it_was_a_joke_keeps_resources_in_view(servers):
     sender = new_sender()
-    assert CRISIS_LINE in joined(say(servers, sender, "i want to die"))
-    reply = joined(say(servers, sender, "lol I was only joking"))
-    assert "988" in reply
-    assert "glad" in reply
+    assert said(say(servers, sender, "i want to die")) == ["utter_crisis"]
+    assert said(say(servers, sender, "lol I was only joking")) == ["utter_crisis_followup"]
     # Later answers still remind of crisis help.
-    assert "988" in joined(say(servers, sender, "what is TMS?"))
+    assert said(say(servers, sender, "what is TMS?")) == ["utter_faq/what_is_tms", "utter_referral_first", "utter_crisis_reminder"]
 
 
-def test_talk_to_a_person_and_topic_menu(servers, domain):
+@slow
+def test_talk_to_a_person_and_topic_menu(servers):
     sender = new_sender()
-    assert texts(say(servers, sender, "can I talk to a real person")) == [response_text(domain, "utter_handoff")]
+    handoff = say(servers, sender, "can I talk to a real person")
+    assert said(handoff) == ["utter_handoff"]
+    assert handoff[0].get("buttons", []) == []  # nobody can answer here: no button that promises one
     # The handoff was the full referral: the menu ends with the first short one.
     menu = say(servers, sender, "what can I ask you?")
-    buttons = [b for m in menu for b in m.get("buttons", [])]
-    assert len(buttons) >= 5
-    assert texts(menu) == [response_text(domain, "utter_topics_intro"), response_text(domain, "utter_referral_reminder_1")]
-    # Pressing a button sends its payload: it must answer that topic.
-    reply = say(servers, sender, buttons[0]["payload"])
-    assert texts(reply)[-1] == response_text(domain, "utter_referral_reminder_2")
+    assert said(menu) == ["utter_topics_intro", "utter_referral_reminder_1"]
+    assert menu[0]["buttons"] == MENU
+    assert not menu[1].get("buttons")
+    # Pressing a button sends its payload: it answers that topic, then refers.
+    (side_effects,) = [button for button in menu[0]["buttons"] if button["title"] == "Side effects"]
+    assert said(say(servers, sender, side_effects["payload"])) == ["utter_faq/side_effects", "utter_referral_reminder_2"]
 
 
-def test_thanks_and_goodbye_end_with_one_short_referral_line(servers, domain):
+@slow
+def test_thanks_and_goodbye_end_with_one_short_referral_line(servers):
     sender = new_sender()
-    short = response_text(domain, "utter_referral_short")
-    assert texts(say(servers, sender, "thank you")) == [response_text(domain, "utter_thank"), short]
-    assert texts(say(servers, sender, "bye")) == [response_text(domain, "utter_goodbye"), short]
+    assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short"]
+    assert said(say(servers, sender, "bye")) == ["utter_goodbye", "utter_referral_short"]
 
 
-def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers, domain):
+@slow
+def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
     sender = new_sender()
-    assert CRISIS_LINE in joined(say(servers, sender, "i want to die"))
-    short, reminder = response_text(domain, "utter_referral_short"), response_text(domain, "utter_crisis_reminder")
-    assert texts(say(servers, sender, "thank you")) == [response_text(domain, "utter_thank"), short, reminder]
-    assert texts(say(servers, sender, "bye")) == [response_text(domain, "utter_goodbye"), short, reminder]
+    assert said(say(servers, sender, "i want to die")) == ["utter_crisis"]
+    assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short", "utter_crisis_reminder"]
+    assert said(say(servers, sender, "bye")) == ["utter_goodbye", "utter_referral_short", "utter_crisis_reminder"]
 
 
-def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers, domain):
+@slow
+def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), "blorp fizzle wug")
-    # Whichever way it is read (topics offered, "no information", out of scope), the turn
-    # ends with the first, full referral; offered topics come with "did you mean". A message
-    # the crisis classifier cannot rule out (gibberish lands in its uncertain band) also
-    # keeps the crisis line in view, after the referral.
-    said = texts(reply)
-    if said[-1] == response_text(domain, "utter_crisis_reminder"):
-        said = said[:-1]
-    assert said[-1] == response_text(domain, "utter_referral_first")
-    for message in reply:
-        if message.get("buttons"):
-            assert message["text"] == response_text(domain, "utter_clarify")
+    # "Did you mean" with the likeliest topics, and the first, full referral. Gibberish
+    # lands in the crisis classifier's uncertain band, so the crisis line stays in view.
+    assert said(reply) == ["utter_clarify", "utter_referral_first", "utter_crisis_reminder"]
+    offered = reply[0]["buttons"]
+    assert len(offered) == 3
+    assert all(button in topic_buttons() for button in offered), offered
+    assert [m for m in reply[1:] if m.get("buttons")] == []
 
 
 def copy_back_in_time(db_path, source: str, target: str, seconds: float) -> None:
@@ -212,19 +311,17 @@ def copy_back_in_time(db_path, source: str, target: str, seconds: float) -> None
             )
 
 
-def test_a_returning_person_starts_a_new_session_clean(servers, domain):
+@slow
+def test_a_returning_person_starts_a_new_session_clean(servers):
     earlier = new_sender()
-    full, reminder = response_text(domain, "utter_referral_first"), response_text(domain, "utter_crisis_reminder")
-    assert CRISIS_LINE in joined(say(servers, earlier, "i want to die"))
-    assert texts(say(servers, earlier, "what is TMS"))[-2:] == [full, reminder]
+    assert said(say(servers, earlier, "i want to die")) == ["utter_crisis"]
+    assert said(say(servers, earlier, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_first", "utter_crisis_reminder"]
     # The same conversation, last active two hours ago (session_expiration_time: 60 minutes).
     returning = new_sender()
     copy_back_in_time(servers.db, earlier, returning, seconds=2 * 60 * 60)
-    reply = texts(say(servers, returning, "what is TMS"))
-    assert reply[-1] == full
-    assert not any("988" in text for text in reply)
-    short = response_text(domain, "utter_referral_short")
-    assert texts(say(servers, returning, "thank you")) == [response_text(domain, "utter_thank"), short]
+    # No crisis reminder, and the full referral again.
+    assert said(say(servers, returning, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_first"]
+    assert said(say(servers, returning, "thank you")) == ["utter_thank", "utter_referral_short"]
     with sqlite3.connect(servers.db) as db:
         starts = db.execute(
             "SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'session_started'", (returning,)
@@ -232,41 +329,41 @@ def test_a_returning_person_starts_a_new_session_clean(servers, domain):
     assert starts == 2
 
 
+@slow
 def test_conversation_survives_a_rasa_restart(servers):
     sender = new_sender()
-    first = say(servers, sender, "what is TMS")[-1]["text"]
+    assert said(say(servers, sender, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_first"]
     rasa_process = servers.processes.pop()
     servers.stop_process(rasa_process)
     servers.start_rasa_server()
-    second = say(servers, sender, "what is TMS")[-1]["text"]
     # The referral count came back from SQLite, so the short reminder follows, not the first one.
-    assert second != first
+    assert said(say(servers, sender, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_reminder_1"]
     with sqlite3.connect(servers.db) as db:
         stored = db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)).fetchone()[0]
     assert stored == 2
 
 
-def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers, domain):
+@slow
+def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
     action_process = servers.processes.pop(0)
     servers.stop_process(action_process)
     try:
-        reply = joined(say(servers, new_sender(), "I want to kill myself"))
-        assert CRISIS_LINE in reply and CRISIS_TEXT_LINE in reply
+        reply = say(servers, new_sender(), "I want to kill myself")
+        assert texts(reply) == [variation("utter_crisis", crisis_region=None, crisis_kind="self")]
         # Every other path still ends with a referral, from the domain (bot/server/resilience.py).
         sender = new_sender()
-        offline = response_text(domain, "utter_referral_offline")
-        assert texts(say(servers, sender, "what can I ask you?")) == [response_text(domain, "utter_topics_offline"), offline]
-        assert texts(say(servers, sender, "what is TMS"))[-1] == offline
-        assert texts(say(servers, sender, "thank you")) == [
-            response_text(domain, "utter_thank"), response_text(domain, "utter_referral_short")
-        ]
+        assert said(say(servers, sender, "what can I ask you?")) == ["utter_topics_offline", "utter_referral_offline"]
+        assert said(say(servers, sender, "what is TMS")) == ["utter_faq/what_is_tms", "utter_referral_offline"]
+        assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short"]
     finally:
         servers.processes.insert(0, servers.start_action_server())
 
 
+@slow
 def test_logs_do_not_contain_what_people_wrote(servers):
     """Messages are health data: the servers' logs (INFO level) must not contain them."""
-    say(servers, new_sender(), "my private note: I take sertraline 50mg")
+    reply = say(servers, new_sender(), "I take sertraline 50mg, does TMS interact with it?")
+    assert said(reply) == ["utter_faq/medications", "utter_referral_first"]
     logs = "\n".join(
         path.read_text(errors="replace") for path in (PROJECT_ROOT / "test-artifacts" / "logs").glob("*.log")
     )
@@ -275,11 +372,8 @@ def test_logs_do_not_contain_what_people_wrote(servers):
         assert text not in logs
 
 
-@pytest.mark.parametrize(("locale", "line"), [("en-GB", "116 123"), ("en-AU", "13 11 14"), ("de-DE", "call or text 988")])
-def test_crisis_lines_follow_the_locale_the_channel_sends(servers, locale, line):
-    response = requests.post(
-        f"{servers.rasa_url}/webhooks/rest/webhook",
-        json={"sender": new_sender(), "message": "I want to kill myself", "metadata": {"locale": locale}},
-        timeout=30,
-    )
-    assert line in joined(response.json())
+@slow
+@pytest.mark.parametrize(("locale", "region"), [("en-GB", "GB"), ("en-AU", "AU"), ("de-DE", None)])
+def test_crisis_lines_follow_the_locale_the_channel_sends(servers, locale, region):
+    reply = say(servers, new_sender(), "I want to kill myself", metadata={"locale": locale})
+    assert texts(reply) == [variation("utter_crisis", crisis_region=region, crisis_kind="self")]

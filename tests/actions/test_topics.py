@@ -31,11 +31,48 @@ def test_every_faq_topic_has_a_title_and_a_question_for_buttons(domain):
         assert metadata.get("question", "").endswith("?"), topic
 
 
+# The "what can I ask?" menu: the topics with a menu_order in data/responses/faq.yml, in
+# that order, each button sending the topic's question. Written out: the menu is reviewed.
+MENU = [
+    {"title": "What is TMS?", "payload": "What is TMS?"},
+    {"title": "How it works", "payload": "How does TMS work?"},
+    {"title": "Session length", "payload": "How long is one TMS session?"},
+    {"title": "Treatment course", "payload": "How many weeks does TMS treatment take?"},
+    {"title": "During a session", "payload": "What happens during a TMS session?"},
+    {"title": "Side effects", "payload": "What are the side effects of TMS?"},
+    {"title": "TMS vs ECT", "payload": "How is TMS different from ECT?"},
+    {"title": "Who it's for", "payload": "Who is TMS for?"},
+    {"title": "Who shouldn't have it", "payload": "Who should not have TMS?"},
+]
+
+
 def test_menu_lists_the_marked_topics_in_order(domain):
-    buttons = menu_buttons(domain)
-    assert 5 <= len(buttons) <= 10
-    titles = [b["title"] for b in buttons]
-    assert len(set(titles)) == len(titles)
+    assert menu_buttons(domain) == MENU
+
+
+def faq_response(title, question, menu_order=None):
+    metadata = {"title": title, "question": question}
+    if menu_order is not None:
+        metadata["menu_order"] = menu_order
+    return [{"text": "An answer.", "metadata": metadata}]
+
+
+def test_menu_order_not_file_order_decides_and_unmarked_topics_are_left_out():
+    domain = {
+        "responses": {
+            "utter_greet": [{"text": "Hi!", "metadata": {"title": "Hi", "question": "Hi?", "menu_order": 0}}],
+            "utter_faq/c": faq_response("C", "Cee?", menu_order=3),
+            "utter_faq/a": faq_response("A", "Ay?", menu_order=1),
+            "utter_faq/unmarked": faq_response("U", "You?"),
+            "utter_faq/no_question": [{"text": "An answer.", "metadata": {"title": "N", "menu_order": 0}}],
+            "utter_faq/b": faq_response("B", "Bee?", menu_order=2),
+        }
+    }
+    assert menu_buttons(domain) == [
+        {"title": "A", "payload": "Ay?"},
+        {"title": "B", "payload": "Bee?"},
+        {"title": "C", "payload": "Cee?"},
+    ]
 
 
 def responses(dispatcher):
@@ -53,7 +90,7 @@ def no_clinic(monkeypatch, tmp_path):
 async def test_list_topics_sends_quick_replies_then_the_first_referral(dispatcher, tracker_builder, domain, no_clinic):
     events = await ActionListTopics().run(dispatcher, tracker_builder(), domain)
     assert responses(dispatcher) == ["utter_topics_intro", "utter_referral_first"]
-    assert dispatcher.messages[0]["buttons"] == menu_buttons(domain)
+    assert dispatcher.messages[0]["buttons"] == MENU
     assert dispatcher.messages[1]["professional"] == "your doctor or a licensed mental health professional"
     assert events == [SlotSet("referral_count", 1.0)]
 
@@ -79,11 +116,14 @@ async def test_list_topics_gives_the_clinic_contacts_with_the_first_referral(dis
 
 
 def test_likeliest_topics_follow_the_response_selector_ranking(tracker_builder, domain):
-    topics = faq_topics(domain)[:5]
-    tracker = tracker_builder(latest_message=fallback_message(topics))
-    buttons = likeliest_topics(tracker, domain)
-    expected = [domain["responses"][f"utter_{t}"][0]["metadata"]["title"] for t in topics[:MAX_SUGGESTIONS]]
-    assert [b["title"] for b in buttons] == expected
+    ranking = ["faq/side_effects", "faq/not_a_topic", "faq/seizure_risk", "faq/session_length", "faq/what_is_tms"]
+    tracker = tracker_builder(latest_message=fallback_message(ranking))
+    assert MAX_SUGGESTIONS == 3
+    assert likeliest_topics(tracker, domain) == [
+        {"title": "Side effects", "payload": "What are the side effects of TMS?"},
+        {"title": "Seizure risk", "payload": "Can TMS cause seizures?"},
+        {"title": "Session length", "payload": "How long is one TMS session?"},
+    ]
 
 
 FIRST_MISS_EVENTS = [{"event": "action", "name": "utter_greet"}, {"event": "user", "text": "hmm"}]
@@ -96,11 +136,15 @@ SECOND_MISS_EVENTS = [
 
 
 async def test_first_unclear_question_offers_the_likeliest_topics_and_refers(dispatcher, tracker_builder, domain, no_clinic):
-    topics = faq_topics(domain)[:4]
-    tracker = tracker_builder(latest_message=fallback_message(topics), events=FIRST_MISS_EVENTS)
+    ranking = ["faq/treatment_course", "faq/maintenance", "faq/session_length", "faq/consistency"]
+    tracker = tracker_builder(latest_message=fallback_message(ranking), events=FIRST_MISS_EVENTS)
     events = await ActionOfferTopics().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_clarify", "utter_referral_first"]
-    assert len(dispatcher.messages[0]["buttons"]) == MAX_SUGGESTIONS
+    assert dispatcher.messages[0]["buttons"] == [
+        {"title": "Treatment course", "payload": "How many weeks does TMS treatment take?"},
+        {"title": "Maintenance sessions", "payload": "What are maintenance sessions?"},
+        {"title": "Session length", "payload": "How long is one TMS session?"},
+    ]
     assert "buttons" not in dispatcher.messages[1] or not dispatcher.messages[1]["buttons"]
     assert events == [SlotSet("referral_count", 1.0)]
 

@@ -7,6 +7,7 @@ advice answer must also read at Flesch-Kincaid grade 8 or lower.
 
 import re
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -129,17 +130,18 @@ def test_quotes_are_verbatim_from_the_cited_section(name, text, citations):
         )
 
 
+def ungrounded(text: str, quotes: List[str]) -> List[str]:
+    """The numbers, number words and named facts in `text` that none of `quotes` contains."""
+    quoted = normalise(" ".join(quotes))
+    missing = [number for number in re.findall(r"\d+", text) if not re.search(rf"(?<!\d){number}(?!\d)", quoted)]
+    missing += [word for word in NUMBER_WORDS if contains_term(text, word) and not contains_term(quoted, word)]
+    missing += [term for term in NAMED_FACTS if contains_term(text, term) and not contains_term(quoted, term)]
+    return missing
+
+
 @pytest.mark.parametrize(("name", "text", "citations"), CITED, ids=[c[0] for c in CITED])
 def test_numbers_and_named_facts_in_answers_appear_in_their_quotes(name, text, citations):
-    quoted = normalise(" ".join(c.quote for c in citations))
-    for number in re.findall(r"\d+", text):
-        assert re.search(rf"(?<!\d){number}(?!\d)", quoted), f"{name}: {number} is not in the cited quote"
-    for word in NUMBER_WORDS:
-        if contains_term(text, word):
-            assert contains_term(quoted, word), f"{name}: '{word}' is not in the cited quote"
-    for term in NAMED_FACTS:
-        if contains_term(text, term):
-            assert contains_term(quoted, term), f"{name}: '{term}' is not in the cited quote"
+    assert ungrounded(text, [c.quote for c in citations]) == [], f"{name}: not in the cited quote"
 
 
 def syllables(word: str) -> int:
@@ -183,12 +185,32 @@ def test_answers_that_mention_seizures_agree_on_the_risk():
         assert any(seizure_sentence in c.quote for c in found), f"{name}: cite {seizure_sentence!r}"
 
 
-def test_the_grounding_check_catches_an_invented_figure():
-    """The check above must fail for an answer that adds a number or a term the quote lacks."""
-    quote = normalise("Each session lasts about 20 to 40 minutes.")
-    assert not re.search(r"(?<!\d)60(?!\d)", quote)
-    assert not contains_term(quote, "FDA")
-    assert contains_term(quote, "minute")
+SESSION_QUOTE = "Each session lasts about 20 to 40 minutes."
+
+
+@pytest.mark.parametrize(
+    ("answer", "invented"),
+    [
+        ("Each session lasts about 20 to 60 minutes.", ["60"]),
+        ("Each session lasts about 20 to 40 minutes, three times a day.", ["three"]),
+        ("The FDA says each session lasts 20 to 40 minutes.", ["FDA"]),
+        ("Each session lasts 20 to 40 minutes and costs $300.", ["300", "cost"]),
+        ("A session lasts 2 to 4 minutes.", ["2", "4"]),  # digits inside 20 and 40 are not found
+        ("About 20 to 40 minutes; insurance covers 80%.", ["80", "insurance", "%"]),
+    ],
+    ids=["number", "number-word", "named-fact", "price", "part-of-a-number", "several"],
+)
+def test_the_grounding_check_catches_an_invented_figure(answer, invented):
+    """The check above fails an answer that adds a number or a term its quote lacks."""
+    assert sorted(ungrounded(answer, [SESSION_QUOTE])) == sorted(invented)
+
+
+def test_the_grounding_check_passes_what_the_quote_says():
+    assert ungrounded("A session usually lasts 20 to 40 minutes.", [SESSION_QUOTE]) == []
+    # Every quote of an answer counts, and a digit does not stand for a number word.
+    two_quotes = [SESSION_QUOTE, "Treatment usually lasts 4-6 weeks."]
+    assert ungrounded("Sessions last 20 to 40 minutes, for 4 to 6 weeks.", two_quotes) == []
+    assert ungrounded("It takes four to six weeks.", two_quotes) == ["four", "six"]
 
 
 @pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason="shared/seeds is not beside this clone")
