@@ -419,6 +419,11 @@ def test_greeting_only_on_the_very_first_open_with_metadata(widget_page) -> None
     assert page.is_hidden(".tms-panel") and bodies == []  # nothing is sent before the first open
     page.click(".tms-launcher")
     page.wait_for_selector(".tms-log .tms-bot")
+    # Under the greeting, the short page on how messages are kept (GET /privacy on the server).
+    note = ".tms-log .tms-bot + .tms-privacy-note a"
+    assert page.locator(note).count() == 1
+    assert page.get_attribute(note, "href").endswith("/privacy")
+    assert page.inner_text(note) == "How your messages are kept, and how to delete them"
     page.click(".tms-close")
     page.click(".tms-launcher")
     page.reload()
@@ -426,6 +431,7 @@ def test_greeting_only_on_the_very_first_open_with_metadata(widget_page) -> None
     if page.is_hidden(".tms-panel"):
         page.click(".tms-launcher")
     page.wait_for_selector(".tms-log .tms-bot")
+    assert page.locator(note).count() == 1  # restored with the greeting after a reload
     assert [body["message"] for body in bodies] == ["/greet"]
     assert bodies[0]["metadata"] == {
         "locale": "en-GB", "page_url": f"{ORIGIN}/page.html", "user_id": "patient-7",

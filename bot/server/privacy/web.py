@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import string
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -56,6 +58,13 @@ logger = logging.getLogger(__name__)
 BLUEPRINT_NAME = "privacy_api"
 EXPORT_FILE_NAME = "tms-conversation.txt"
 HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+SHORT_PAGE = Path(__file__).resolve().parent / "templates" / "short.html"
+# A static page: nothing may load, run or frame it; only its own inline style applies.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 Route = Callable[[Request, Dict[str, Any], Optional[str]], Awaitable[HTTPResponse]]
 
@@ -137,6 +146,11 @@ class PrivacyChannel(InputChannel):
             return await self.guarded(request, self.session, owner=False)
 
         api.add_route(session, "/api/session", methods=["POST"], name="session")
+
+        async def short_page(request: Request) -> HTTPResponse:
+            return await self.short_page(request)
+
+        api.add_route(short_page, "", methods=["GET"], name="short_page")
         for name, route in routes.items():
 
             async def handler(request: Request, route: Route = route) -> HTTPResponse:
@@ -147,6 +161,12 @@ class PrivacyChannel(InputChannel):
             api.listener("after_server_start")(self.start_retention)
             api.listener("before_server_stop")(self.stop_retention)
         return api
+
+    async def short_page(self, request: Request) -> HTTPResponse:
+        """GET /privacy: the short version of docs/privacy.md, linked under the widget's greeting."""
+        page = string.Template(SHORT_PAGE.read_text(encoding="utf-8"))
+        html = page.substitute(retention_days=int(self.settings().retention_days))
+        return response.html(html, headers={**PAGE_HEADERS})
 
     # The checks every route goes through ---------------------------------------------------
 

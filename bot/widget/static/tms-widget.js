@@ -524,6 +524,7 @@
           pending = null;
           removeQuickReplies();
           var bubbles = ev.replies.map(function (m) { return addBubble(m); });
+          if (ev.item.initial && bubbles.length) addPrivacyNote();
           addQuickReplies(ev.replies);
           if (ev.replies.length && !ev.item.initial) offerRating(ev.replies, bubbles);
           // While a professional has the conversation the reply may be empty: nothing to say.
@@ -554,6 +555,14 @@
     function scroll() { log.scrollTop = log.scrollHeight; }
     // Messages go above the typing dots (a professional may write while the assistant answers).
     function appendToLog(node) { log.insertBefore(node, typing.parentNode === log ? typing : null); }
+
+    // Under the greeting: how messages are kept, the server's short page (GET /privacy).
+    function addPrivacyNote() {
+      var note = h('p', 'tms-privacy-note');
+      note.appendChild(h('a', null, { href: cfg.server + '/privacy', target: '_blank', rel: 'noopener noreferrer' },
+        'How your messages are kept, and how to delete them'));
+      appendToLog(note);
+    }
 
     function addBubble(m, isPending) {
       if (m.from === 'staff') return addStaffBubble(m);
@@ -821,7 +830,12 @@
     // id is settled: a conversation kept without a token starts again (see createConversation).
     function restore() {
       var history = conv.state.history, lastUser = -1;
-      history.forEach(function (m, i) { addBubble(m); if (m.from === 'user') lastUser = i; });
+      var noted = !conv.state.greeted;  // the greeting is the first thing the assistant said
+      history.forEach(function (m, i) {
+        addBubble(m);
+        if (m.from === 'user') lastUser = i;
+        if (!noted && m.from === 'bot') { addPrivacyNote(); noted = true; }
+      });
       addQuickReplies(history.slice(lastUser + 1));
       input.value = conv.state.draft || '';
       var unsent = conv.state.unsent;

@@ -280,3 +280,25 @@ async def test_the_server_starts_and_stops_the_daily_retention(sqlite_stores: St
 def test_a_wrong_setting_stops_the_start() -> None:
     with pytest.raises(ValueError, match="RETENTION_DAYS"):
         PrivacyChannel(environ={"RETENTION_DAYS": "forever"}).blueprint(lambda message: None)
+
+
+async def test_the_short_privacy_page_says_how_long_and_how_to_delete(sqlite_stores: Stores, clock: FakeClock) -> None:
+    Sanic.test_mode = True
+    channel = PrivacyChannel(eraser=sqlite_stores.eraser, secret=SECRET, environ={"RETENTION_DAYS": "14"}, clock=clock)
+    app = Sanic(f"privacy_page_{uuid.uuid4().hex}")
+    register([channel], app, "/webhooks/")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
+    await server.startup()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/privacy") as answer:
+            status, headers, page = answer.status, answer.headers, await answer.text()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "deleted automatically 14 days after the last message" in page
+    for how in ('"Clear conversation"', "/forget", "/export", "FORGET", "not an emergency service"):
+        assert how in page, how
+    assert "${" not in page and "<script" not in page
