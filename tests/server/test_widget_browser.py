@@ -554,3 +554,34 @@ def wait_until(condition: Any, timeout: float = 15.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def test_a_person_clears_the_conversation_and_it_is_gone_from_the_database(new_page, servers) -> None:
+    """The real assistant and its SQLite store: chat, Clear conversation, no row left."""
+    import sqlalchemy
+
+    page = new_page()
+    open_demo(page, servers)
+    open_and_greet(page)
+    wait_for(page, "(() => { const s = Object.keys(localStorage).find((k) => k.startsWith('tms-widget:'));"
+                   " return s && JSON.parse(localStorage.getItem(s)).token; })()", timeout=30)
+    type_and_send(page, "How long is a TMS session?")
+    sender = stored_state(page)["senderId"]
+    engine = sqlalchemy.create_engine(f"sqlite:///{servers.db}")
+
+    def rows(who: str) -> int:
+        with engine.connect() as connection:
+            return connection.execute(sqlalchemy.text("SELECT COUNT(*) FROM events WHERE sender_id = :s"),
+                                      {"s": who}).scalar_one()
+
+    try:
+        assert rows(sender) > 0
+        page.click(".tms-options")
+        page.click(".tms-clear")
+        page.click(".tms-confirm-yes")
+        wait_for(page, "document.querySelector('.tms-panel > [aria-live]').textContent.includes('deleted')", timeout=30)
+        assert rows(sender) == 0
+        fresh = stored_state(page)
+        assert fresh["senderId"] != sender and "How long is a TMS session?" not in json.dumps(fresh)
+    finally:
+        engine.dispose()
