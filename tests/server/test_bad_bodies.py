@@ -11,7 +11,6 @@ type, nothing at all. After them, a valid message on the same route is still ans
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
@@ -29,6 +28,7 @@ from bot.server.channels.inbound import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_WEBH
 from bot.server.channels.rest import RestChannel
 from bot.server.channels.socketio import SocketIOChannel
 from bot.server.channels.widget import WidgetChannel, crisis_link
+from bot.server.processes import free_port
 
 TELEGRAM_SECRET = "s3cret-Token_for-tests"
 TELEGRAM = tg.TelegramSettings(token="123456:TEST-token_abcdefghij", secret_token=TELEGRAM_SECRET)
@@ -99,11 +99,6 @@ class Server:
         async with self.http.get(self.url + path, data=body or None) as answer:
             return answer.status, await answer.text()
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,11 +19,10 @@ Others' (never created here): Rasa's `events`, the staff inbox's `handoffs` and
 
 from __future__ import annotations
 
-import time
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.server.database import create_tables_once
 from bot.server.escalation.ledger import ID_LENGTH
 from bot.server.escalation.ledger import TABLE_NAME as LEDGER_TABLE
 
@@ -80,17 +79,9 @@ escalation_claims = sa.Table(
 )
 
 
-def create_tables(engine: Engine, attempts: int = 3) -> None:
-    """Creates the privacy tables that are missing; another process creating them at the
-    same moment is fine (the loser sees an error and checks again)."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine, checkfirst=True)
-            return
-        except sa.exc.DBAPIError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+def create_tables(engine: Engine) -> None:
+    """Creates the privacy tables that are missing (once, with several instances starting)."""
+    create_tables_once(engine, metadata)
 
 
 def existing_tables(engine: Engine) -> set:

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import socket
 import ssl
 import time
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from bot.server.escalation import Escalation, NotificationSettings
+from bot.server.processes import free_port
 
 PLANTED_TEXT = "I cannot go on anymore PLANTED-c4f1e9"
 PLANTED_SENDER = "+15550001234"
@@ -70,11 +70,6 @@ def assert_no_content(*blobs: Any) -> None:
         assert "cannot go on" not in text
         assert "5550001234" not in text
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for(**env: str) -> NotificationSettings:

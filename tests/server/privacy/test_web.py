@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional
@@ -21,6 +20,7 @@ from bot.server.privacy.limiter import RateLimiter
 from bot.server.privacy.tokens import token_for
 from bot.server.privacy.transcript import export_conversation
 from bot.server.privacy.web import PrivacyChannel
+from bot.server.processes import free_port
 from tests.server.privacy.conftest import (
     FAQ_TURN,
     GREETING_TURN,
@@ -37,11 +37,6 @@ STRANGER = "web-fedcba9876543210fedcba9876543210"
 OWNER_ROUTES = ["delete", "export", "answer", "feedback"]
 FAQ_ANSWER_TS = START + 4.5  # GREETING_TURN then FAQ_TURN: the FAQ answer
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

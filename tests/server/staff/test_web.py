@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from rasa.core.channels.channel import register
 from sanic import Sanic
 
+from bot.server.processes import free_port
 from bot.server.staff import takeover as takeover_module
 from bot.server.staff.accounts import MAX_FAILED_LOGINS, IpLoginLimiter
 from bot.server.staff.sessions import IDLE_SECONDS
@@ -134,11 +134,6 @@ def csrf_of(html: str) -> str:
     assert match, "the page has a form with a CSRF token"
     return match.group(1)
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
