@@ -1,7 +1,8 @@
 """Offers FAQ topics as quick replies: on request, and when a question was unclear.
 
 Titles and button texts come from each FAQ response's metadata in
-data/responses/faq.yml, so a topic is described in one place only. Like every turn that
+data/responses/faq.yml, so a topic is described in one place only; they are read from the
+file as it is now (bot/content.py), so an edited title shows without training. Like every turn that
 answers or fails to answer, each of these ends with a referral to a professional.
 """
 
@@ -15,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.config import load_clinic_contact, load_handoff_settings
+from bot.content import live_responses, merged
 from actions.referral import refer_to_professional
 
 FAQ_RESPONSE_PREFIX = "utter_faq/"
@@ -23,9 +25,14 @@ MAX_SUGGESTIONS = 3
 TALK_TO_A_PERSON = {"title": "Talk to a professional", "payload": "/talk_to_human"}
 
 
+def current_responses(domain: DomainDict) -> Dict[Text, Any]:
+    """The trained domain's responses with the content files' current versions on top."""
+    return merged(domain.get("responses") or {}, live_responses().responses())
+
+
 def topic_button(domain: DomainDict, intent_response_key: Text) -> Optional[Dict[Text, Text]]:
     """A quick reply for one FAQ topic (e.g. "faq/session_length"), if it has metadata."""
-    variations = domain.get("responses", {}).get(f"utter_{intent_response_key}") or []
+    variations = current_responses(domain).get(f"utter_{intent_response_key}") or []
     metadata = (variations[0].get("metadata") or {}) if variations else {}
     if not metadata.get("title") or not metadata.get("question"):
         return None
@@ -35,7 +42,7 @@ def topic_button(domain: DomainDict, intent_response_key: Text) -> Optional[Dict
 def menu_buttons(domain: DomainDict) -> List[Dict[Text, Text]]:
     """The topics marked for the "what can I ask?" menu, in their menu order."""
     entries = []
-    for name, variations in domain.get("responses", {}).items():
+    for name, variations in current_responses(domain).items():
         if not name.startswith(FAQ_RESPONSE_PREFIX) or not variations:
             continue
         order = (variations[0].get("metadata") or {}).get("menu_order")

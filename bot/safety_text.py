@@ -6,9 +6,10 @@ by the channels without it: the reply when a message could not be handled at all
 website widget's always-visible crisis link (`utter_crisis_link`). They are read here from
 domain.yml, so that no crisis number or safety sentence is written anywhere else.
 
-The file is read once, on first use (not at import). Every channel asks for the texts while
-the server is being built, so a domain.yml that cannot be read, or that lacks one of these
-responses, stops the server from starting rather than leaving it to send nothing.
+The file is read on first use (not at import), and again when it changes. Every channel
+asks for the texts while the server is being built, so a domain.yml that cannot be read, or
+that lacks one of these responses, stops the server from starting rather than leaving it to
+send nothing; a later broken edit keeps the last good texts.
 
 Variations follow Rasa's own rule for conditional responses: the one whose condition is
 `crisis_region == <region>` for that region, else the one without a condition.
@@ -16,13 +17,17 @@ Variations follow Rasa's own rule for conditional responses: the one whose condi
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Text
+from typing import Any, Dict, Mapping, Optional, Text, Tuple
 
 import yaml
+
+logger = logging.getLogger(__name__)
 
 DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
 
@@ -150,20 +155,45 @@ def load(path: Path = DOMAIN_FILE) -> SafetyTexts:
 
 _lock = threading.Lock()
 _loaded: Optional[SafetyTexts] = None
+_loaded_stamp: Optional[Tuple[int, int]] = None
+_next_check = 0.0
+CHECK_SECONDS = 2.0
+
+
+def _stamp(path: Path) -> Tuple[int, int]:
+    try:
+        info = path.stat()
+        return info.st_size, info.st_mtime_ns
+    except OSError:
+        return -1, -1
 
 
 def safety_texts() -> SafetyTexts:
-    """The texts from domain.yml, read on first use and kept (raises SafetyTextError)."""
-    global _loaded
-    if _loaded is None:
-        with _lock:
-            if _loaded is None:
+    """The texts from domain.yml, read on first use (raises SafetyTextError) and read again
+    when the file changes (checked at most every CHECK_SECONDS), like the answers
+    (bot/content.py); an edit that breaks them keeps the last good texts and logs a WARNING."""
+    global _loaded, _loaded_stamp, _next_check
+    now = time.monotonic()
+    if _loaded is not None and now < _next_check:
+        return _loaded
+    with _lock:
+        stamp = _stamp(DOMAIN_FILE)
+        if _loaded is None:
+            _loaded = load(DOMAIN_FILE)
+        elif stamp != _loaded_stamp:
+            try:
                 _loaded = load(DOMAIN_FILE)
+            except SafetyTextError as error:
+                logger.warning("Safety texts not reloaded, the last good ones stay in use: %s", error)
+        _loaded_stamp = stamp
+        _next_check = now + CHECK_SECONDS
     return _loaded
 
 
 def clear_cache() -> None:
-    """Forget the loaded texts (tests; a restart does the same in production)."""
-    global _loaded
+    """Forget the loaded texts (tests)."""
+    global _loaded, _loaded_stamp, _next_check
     with _lock:
         _loaded = None
+        _loaded_stamp = None
+        _next_check = 0.0

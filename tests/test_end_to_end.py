@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
+import time
 import uuid
 from typing import Any, Dict, List, Tuple
 
@@ -134,15 +136,21 @@ def test_said_names_each_message_and_shows_what_it_cannot_name():
 @pytest.fixture(scope="module")
 def servers(trained_model, tmp_path_factory):
     db = tmp_path_factory.mktemp("store") / "tracker.db"
+    # The answers' text is read from a copy of the content files, which one test edits.
+    content = tmp_path_factory.mktemp("content")
+    shutil.copy(PROJECT_ROOT / "domain.yml", content / "domain.yml")
+    shutil.copytree(PROJECT_ROOT / "data" / "responses", content / "data" / "responses")
     servers = AssistantServers(
         model=trained_model,
         rasa_port=free_port(),
         action_port=free_port(),
-        env={"TRACKER_DB_PATH": str(db), "CLINIC_NAME": "", "CLINIC_PHONE": "", "CLINIC_BOOKING_URL": ""},
+        env={"TRACKER_DB_PATH": str(db), "CLINIC_NAME": "", "CLINIC_PHONE": "", "CLINIC_BOOKING_URL": "",
+             "TMS_CONTENT_DIR": str(content)},
         log_dir=PROJECT_ROOT / "test-artifacts" / "logs",
     )
     servers.start()
     servers.db = db
+    servers.content = content
     yield servers
     servers.stop()
 
@@ -377,3 +385,30 @@ def test_logs_do_not_contain_what_people_wrote(servers):
 def test_crisis_lines_follow_the_locale_the_channel_sends(servers, locale, region):
     reply = say(servers, new_sender(), "I want to kill myself", metadata={"locale": locale})
     assert texts(reply) == [variation("utter_crisis", crisis_region=region, crisis_kind="self")]
+
+
+def test_an_edited_answer_is_live_within_seconds_without_restarting(servers):
+    faq = servers.content / "data" / "responses" / "faq.yml"
+    original = faq.read_text(encoding="utf-8")
+    old = "Each TMS session usually lasts about 20 to 40 minutes."
+    new = "A TMS session usually takes 20 to 40 minutes."
+    assert old in original
+    edited = original.replace(old, new)
+    try:
+        faq.write_text(edited, encoding="utf-8")
+        edited_at = time.monotonic()
+        while True:
+            replies = texts(say(servers, new_sender(), "how long is a session"))
+            if replies[0].startswith(new) or time.monotonic() - edited_at > 10:
+                break
+            time.sleep(0.2)
+        live_after = time.monotonic() - edited_at
+        print(f"edited answer live after {live_after:.1f} s")
+        assert replies[0] == edited.split("utter_faq/session_length:")[1].split('text: "')[1].split('"')[0]
+        assert len(replies) == 2  # and its referral
+        # A broken edit keeps the last good answers.
+        faq.write_text(edited + "\n  utter_faq/broken: [unclosed", encoding="utf-8")
+        time.sleep(2.5)
+        assert texts(say(servers, new_sender(), "how long is a session"))[0].startswith(new)
+    finally:
+        faq.write_text(original, encoding="utf-8")

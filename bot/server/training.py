@@ -3,17 +3,25 @@
 The model file is named after a hash of everything that shapes it (config, domain,
 training data, custom NLU components and the Rasa version), so an unchanged project
 reuses its model and a changed one can never load a stale model by mistake.
+
+What a response says is not part of that hash: only the responses' names are (the model
+predicts a name; bot/content.py and bot/server/content_nlg.py give its current text). So
+editing an answer's text, buttons or sources needs no training, while a new or renamed
+response, a training example, an intent or the pipeline does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Iterable, List
+
+import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = PROJECT_ROOT / "models"
@@ -26,13 +34,27 @@ def model_inputs(root: Path = PROJECT_ROOT) -> List[Path]:
     return files
 
 
+def model_relevant_bytes(path: Path, root: Path = PROJECT_ROOT) -> bytes:
+    """The file as the model sees it: for the files that hold responses (domain.yml and
+    data/responses/), everything but the responses' content, which is read at run time."""
+    raw = path.read_bytes()
+    holds_responses = path == root / "domain.yml" or path.parent == root / "data" / "responses"
+    if not holds_responses:
+        return raw
+    data = yaml.safe_load(raw) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("responses"), dict):
+        return raw
+    data["responses"] = sorted(data["responses"])
+    return json.dumps(data, sort_keys=True, default=str).encode()
+
+
 def inputs_hash(files: Iterable[Path], root: Path = PROJECT_ROOT) -> str:
     import rasa
 
     digest = hashlib.sha256(f"rasa=={rasa.__version__}\n".encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(model_relevant_bytes(path, root) + b"\0")
     return digest.hexdigest()[:16]
 
 

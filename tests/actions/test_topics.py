@@ -57,7 +57,14 @@ def faq_response(title, question, menu_order=None):
     return [{"text": "An answer.", "metadata": metadata}]
 
 
-def test_menu_order_not_file_order_decides_and_unmarked_topics_are_left_out():
+@pytest.fixture
+def no_content_files(monkeypatch, tmp_path):
+    """A project directory whose content files hold no responses: only the domain given counts."""
+    (tmp_path / "domain.yml").write_text("version: \"3.1\"\n")
+    monkeypatch.setenv("TMS_CONTENT_DIR", str(tmp_path))
+
+
+def test_menu_order_not_file_order_decides_and_unmarked_topics_are_left_out(no_content_files):
     domain = {
         "responses": {
             "utter_greet": [{"text": "Hi!", "metadata": {"title": "Hi", "question": "Hi?", "menu_order": 0}}],
@@ -206,3 +213,16 @@ async def test_second_miss_offers_a_person_only_when_one_can_answer(dispatcher, 
     await ActionOfferTopics().run(dispatcher, tracker, domain)
     assert responses(dispatcher) == ["utter_no_information", "utter_referral_first"]
     assert dispatcher.messages[0]["buttons"] == [{"title": "Talk to a professional", "payload": "/talk_to_human"}]
+
+
+def test_an_edited_title_in_the_content_files_shows_without_training(monkeypatch, tmp_path):
+    (tmp_path / "data" / "responses").mkdir(parents=True)
+    (tmp_path / "domain.yml").write_text("version: \"3.1\"\n")
+    (tmp_path / "data" / "responses" / "faq.yml").write_text(
+        "responses:\n  utter_faq/a:\n  - text: New answer.\n"
+        "    metadata: {title: New title, question: \"Ay now?\", menu_order: 1}\n"
+    )
+    monkeypatch.setenv("TMS_CONTENT_DIR", str(tmp_path))
+    trained = {"responses": {"utter_faq/a": faq_response("Old title", "Ay?", menu_order=1),
+                             "utter_faq/b": faq_response("B", "Bee?", menu_order=2)}}
+    assert menu_buttons(trained) == [{"title": "New title", "payload": "Ay now?"}, {"title": "B", "payload": "Bee?"}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 import subprocess
 import sys
@@ -81,12 +83,35 @@ def test_the_other_texts_come_from_the_domain():
     assert texts.professional_default == default_text("utter_professional_default")
 
 
-def test_texts_are_read_once_and_kept(tmp_path, monkeypatch):
+def test_texts_are_kept_between_checks_and_a_lost_file_keeps_them(tmp_path, monkeypatch):
     path = write_domain(tmp_path, valid_responses())
     monkeypatch.setattr(safety_text, "DOMAIN_FILE", path)
     first = safety_texts()
     path.unlink()
     assert safety_texts() is first
+    monkeypatch.setattr(safety_text, "CHECK_SECONDS", 0.0)
+    safety_text.clear_cache()
+    monkeypatch.setattr(safety_text, "DOMAIN_FILE", write_domain(tmp_path, valid_responses()))
+    first = safety_texts()
+    safety_text.DOMAIN_FILE.unlink()
+    assert safety_texts() is first
+
+
+def test_an_edited_domain_is_read_again_and_a_broken_edit_keeps_the_last_good_texts(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(safety_text, "CHECK_SECONDS", 0.0)
+    responses = valid_responses()
+    path = write_domain(tmp_path, responses)
+    monkeypatch.setattr(safety_text, "DOMAIN_FILE", path)
+    assert safety_texts().not_text_reply() == responses["utter_not_text"][0]["text"]
+    responses["utter_not_text"] = [{"text": "Edited: I can only read text."}]
+    write_domain(tmp_path, responses)
+    os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
+    assert safety_texts().not_text_reply() == "Edited: I can only read text."
+    del responses["utter_not_text"]
+    write_domain(tmp_path, responses)
+    os.utime(path, ns=(path.stat().st_mtime_ns + 2 * 10**9,) * 2)
+    assert safety_texts().not_text_reply() == "Edited: I can only read text."
+    assert "Safety texts not reloaded" in caplog.text
 
 
 def test_a_regional_variation_of_the_technical_problem_text_is_used(tmp_path):
