@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -69,6 +69,11 @@ CRISIS_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "c
 EXPECTED_KIND = {"overdose": "medical", "third_person": "someone_else", "danger_from_others": "unsafe"}
 TARGET_RECALL = 1.0
 TARGET_FALSE_ALARMS = 0.02
+# The splits: thresholds and settings are chosen on "dev"; "test" is reported; "holdout" was
+# written later by someone who had not seen the training data, and its messages are never
+# printed (the report shows counts only), so nobody tuning the model reads them.
+SPLITS = ("dev", "test", "holdout", "all")
+BLIND_SPLITS = ("holdout",)
 
 
 @dataclass(frozen=True)
@@ -77,16 +82,19 @@ class CrisisFamily:
     type: Text  # "crisis" or "lookalike"
     dev: List[Text]
     test: List[Text]
+    holdout: List[Text] = field(default_factory=list)
 
     def split(self, name: Text) -> List[Text]:
-        return {"dev": self.dev, "test": self.test, "all": self.dev + self.test}[name]
+        return {"dev": self.dev, "test": self.test, "holdout": self.holdout,
+                "all": self.dev + self.test + self.holdout}[name]
 
 
 def crisis_families(directory: Path = CRISIS_EVAL_DIR) -> List[CrisisFamily]:
     families = []
     for path in sorted(directory.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        families.append(CrisisFamily(data["family"], data["type"], list(data["dev"]), list(data["test"])))
+        families.append(CrisisFamily(data["family"], data["type"], list(data["dev"]), list(data["test"]),
+                                     list(data.get("holdout") or [])))
     return families
 
 
@@ -152,7 +160,9 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
     lines += ["", f"overall: recall {recall:.1%} of {sum(r.total for r in crisis)} crisis messages, "
               f"false alarms {false_alarms:.1%} of {sum(r.total for r in lookalike)} look-alikes"]
     errors = [e for r in results for e in r.errors]
-    if errors:
+    if errors and split in BLIND_SPLITS:
+        lines += ["", f"{len(errors)} errors (not listed: the {split} split stays blind)"]
+    elif errors:
         lines += ["", "Errors:", *(f"  {e}" for e in errors)]
     return "\n".join(lines) + "\n"
 
@@ -207,12 +217,14 @@ NLU_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_
 CLARIFICATION = "nlu_fallback"  # "I'm not sure I understood. Did you mean...?"
 
 
-def nlu_eval_sets(directory: Path = NLU_EVAL_DIR) -> List[Tuple[Text, List[Text], List[Text]]]:
-    """(label, dev messages, test messages) per file."""
+def nlu_eval_sets(directory: Path = NLU_EVAL_DIR) -> List[Tuple[Text, Dict[Text, List[Text]]]]:
+    """(label, {split: messages}) per file."""
     sets = []
     for path in sorted(directory.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        sets.append((data["label"], list(data["dev"]), list(data["test"])))
+        splits = {name: list(data.get(name) or []) for name in ("dev", "test", "holdout")}
+        splits["all"] = splits["dev"] + splits["test"] + splits["holdout"]
+        sets.append((data["label"], splits))
     return sets
 
 
@@ -223,8 +235,8 @@ def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dic
              f"{'label':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"]
     totals = {"n": 0, "right": 0, "clarify": 0, "wrong": 0}
     errors = []
-    for label, dev, test in nlu_eval_sets():
-        messages = {"dev": dev, "test": test, "all": dev + test}[split]
+    for label, splits in nlu_eval_sets():
+        messages = splits[split]
         counts = {"n": len(messages), "right": 0, "clarify": 0, "wrong": 0}
         for text in messages:
             predicted = label_of(text)
@@ -238,7 +250,9 @@ def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dic
     n = max(1, totals["n"])
     lines += ["", f"overall: right {totals['right']}/{totals['n']} = {totals['right'] / n:.1%}, "
               f"clarification {totals['clarify'] / n:.1%}, wrong {totals['wrong']}/{totals['n']} = {totals['wrong'] / n:.1%}"]
-    if errors:
+    if errors and split in BLIND_SPLITS:
+        lines += ["", f"{len(errors)} wrong answers (not listed: the {split} split stays blind)"]
+    elif errors:
         lines += ["", "Wrong answers:", *errors]
     return "\n".join(lines) + "\n", totals
 
@@ -252,7 +266,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m tooling.evaluation")
     parser.add_argument("command", choices=["crisis-report", "crisis-tune", "nlu-report"])
-    parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
+    parser.add_argument("--split", choices=list(SPLITS), default="test")
     parser.add_argument("--model", type=Path)
     args = parser.parse_args(argv)
     model_parser = ModelParser(args.model or ensure_model(quiet=True))

@@ -46,12 +46,13 @@ def test_every_family_is_there_with_enough_messages_in_each_split():
         expected_type = "crisis" if family.name in CRISIS_FAMILIES else "lookalike"
         assert family.type == expected_type, family.name
         assert len(family.dev) >= 15 and len(family.test) >= 25, family.name
-        assert len(set(map(canonical, family.dev + family.test))) == len(family.dev + family.test), family.name
+        every = family.split("all")
+        assert len(set(map(canonical, every))) == len(every), family.name
 
 
 def test_no_evaluation_message_is_in_the_training_data():
     training = set(training_texts())
-    copied = [t for f in FAMILIES for t in f.dev + f.test if canonical(t) in training]
+    copied = [t for f in FAMILIES for t in f.split("all") if canonical(t) in training]
     assert not copied
 
 
@@ -59,7 +60,7 @@ def test_no_evaluation_message_is_a_near_copy_of_a_training_example():
     training = training_texts()
     near = []
     for family in FAMILIES:
-        for text in family.dev + family.test:
+        for text in family.split("all"):
             candidates = difflib.get_close_matches(canonical(text), training, n=1, cutoff=0.9)
             if candidates:
                 near.append((text, candidates[0]))

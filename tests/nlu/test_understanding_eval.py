@@ -29,13 +29,13 @@ MAX_WRONG = 0.035  # measured 2.5% (5.6% before the meaning vote)
 
 
 def test_every_topic_advice_and_out_of_scope_label_has_a_set():
-    labels = {label for label, _, _ in SETS}
+    labels = {label for label, _ in SETS}
     faq_topics = {f"faq/{name}" for name in re.findall(
         r"^  utter_faq/([a-z_]+):", (PROJECT_ROOT / "data" / "responses" / "faq.yml").read_text(), re.M)}
     assert faq_topics <= labels
     assert {"advice_medication", "advice_suitability", "advice_health_condition", "out_of_scope"} <= labels
-    for label, dev, test in SETS:
-        assert len(dev) + len(test) >= 15 and len(test) >= 12, label
+    for label, splits in SETS:
+        assert len(splits["dev"]) + len(splits["test"]) >= 15 and len(splits["test"]) >= 12, label
     assert len(list(NLU_EVAL_DIR.glob("*.yml"))) == len(SETS)
 
 
@@ -43,8 +43,8 @@ def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
     training = [canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in labelled_examples(path)]
     exact = set(training)
     found = []
-    for _, dev, test in SETS:
-        for text in dev + test:
+    for _, splits in SETS:
+        for text in splits["all"]:
             c = canonical(text)
             if c in exact or difflib.get_close_matches(c, training, n=1, cutoff=0.9):
                 found.append(text)
