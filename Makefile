@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast test-stories validate lint audit clean bench crisis-report nlu-report
+.PHONY: help install run train test test-fast test-stories validate lint audit clean bench crisis-tune crisis-report nlu-report
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -26,9 +26,13 @@ train: install ## Train the model if config, domain or data changed
 run: install ## Install, train if needed, and start the assistant on localhost (VERBOSE=1: servers' logs here)
 	$(BIN)/python -m bot run $(if $(VERBOSE),--verbose)
 
-test: install ## Install what the tests need and run the whole test suite
+# The model is trained first, once, so that the test workers share it; tests run in
+# parallel, one process per core (JOBS=1 for one), a test file's tests in one process
+# (they share its servers); the slowest tests are listed at the end.
+test: install ## Install what the tests need, train if needed, and run the whole test suite
 	scripts/install-system-deps.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m bot train
+	$(BIN)/python -m pytest -n $(or $(JOBS),auto) --dist loadfile --durations=20
 
 test-fast: install ## Unit tests only (no training, no servers)
 	$(BIN)/python -m pytest -m "not slow"
@@ -40,10 +44,13 @@ test-stories: train ## Run the dialogue test stories in tests/test_stories.yml a
 	$(BIN)/python -m rasa test core --model "$$($(BIN)/python -c 'from bot.server.training import ensure_model; print(ensure_model(quiet=True))')" \
 	  --stories tests/test_stories.yml --out test-artifacts/stories --fail-on-prediction-errors
 
-crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|all)
+crisis-tune: install ## Crisis decision thresholds tried on the dev split: fewest false alarms per number missed
+	$(BIN)/python -m tooling.evaluation crisis-tune
+
+crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|holdout|all)
 	$(BIN)/python -m tooling.evaluation crisis-report --split $(or $(SPLIT),test)
 
-nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|all)
+nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|holdout|all)
 	$(BIN)/python -m tooling.evaluation nlu-report --split $(or $(SPLIT),test)
 
 bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)

@@ -169,13 +169,18 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
 
 def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text = "dev") -> Text:
     """Tries decision-rule thresholds on `split` (the dev split: never the test split) and
-    lists the settings with the fewest missed crisis messages, then fewest false alarms."""
+    lists the settings with the fewest missed crisis messages, then fewest false alarms.
+
+    The ordinary questions of the understanding corpus (same split) count as look-alikes
+    too: a long story before a TMS question must not get the crisis reply either."""
     import itertools
 
     from bot.nlu.crisis import KINDS, CrisisLanguageDetector, decide
 
     rows = []
-    for family in families:
+    ordinary = [CrisisFamily("ordinary_questions", "lookalike", *(
+        [t for _, splits in nlu_eval_sets() for t in splits[name]] for name in ("dev", "test", "holdout")))]
+    for family in [*families, *ordinary]:
         for text in family.split(split):
             d = parse(text).get("crisis") or {}
             rows.append((family.type, d.get("score", 0.0), d.get("part_score", 0.0), d.get("patterns") or [],

@@ -12,6 +12,7 @@ response, a training example, an intent or the pipeline does.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -76,6 +77,18 @@ def ensure_model(quiet: bool = False, log: Path | None = None) -> Path:
         if not quiet:
             print(f"Model is up to date: {path.relative_to(PROJECT_ROOT)}")
         return path
+    # One training at a time per project (two `make run`s, parallel test workers): the
+    # second waits for the first and then uses its model.
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    with (MODELS_DIR / ".training.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return path
+        _train(path, log)
+    return path
+
+
+def _train(path: Path, log: Path | None) -> None:
     where = f" (output in {log})" if log else ""
     print(f"Training the model (config or data changed; a first training takes minutes){where}...", flush=True)
     started = time.monotonic()
@@ -83,18 +96,19 @@ def ensure_model(quiet: bool = False, log: Path | None = None) -> Path:
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
         output = log.open("ab")
-    subprocess.run(
-        [
-            sys.executable, "-m", "rasa", "train",
-            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-            "--out", str(MODELS_DIR), "--fixed-model-name", path.name[: -len(".tar.gz")],
-        ],
-        cwd=PROJECT_ROOT,
-        check=True,
-        stdout=output,
-        stderr=subprocess.STDOUT if output else None,
-    )
-    if output is not None:
-        output.close()
+    try:
+        subprocess.run(
+            [
+                sys.executable, "-m", "rasa", "train",
+                "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+                "--out", str(MODELS_DIR), "--fixed-model-name", path.name[: -len(".tar.gz")],
+            ],
+            cwd=PROJECT_ROOT,
+            check=True,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+    finally:
+        if output is not None:
+            output.close()
     print(f"Trained {path.name} in {time.monotonic() - started:.0f} s", flush=True)
-    return path

@@ -287,3 +287,29 @@ def test_detector_keeps_a_retraction_that_denies_the_phrase(nlp):
     message.set("intent", {"name": "crisis_retracted", "confidence": 0.9})
     [processed] = detector().process([message])
     assert processed.get("intent")["name"] == "crisis_retracted"
+
+
+def test_the_n_gram_model_separates_what_the_embedding_cannot(tmp_path):
+    """All examples share one "embedding": the SVM alone scores them alike, the n-grams do not."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.sentence_embeddings import EMBEDDING_KEY
+
+    crisis = ["gonna unalive myself", "i want to unalive", "unalive tonight", "thinking of unaliving"]
+    ordinary = ["clinic is 30 km away", "how many km to the clinic", "km from the station", "drive 20 km"]
+    examples = []
+    for text, intent in [*((t, "crisis") for t in crisis), *((t, "faq") for t in ordinary)]:
+        message = Message(data={"text": text, "intent": intent})
+        message.set(EMBEDDING_KEY, np.ones(4, dtype=np.float32))
+        examples.append(message)
+    storage, resource = LocalModelStorage(tmp_path), Resource("crisis")
+    detector = CrisisLanguageDetector.create(CrisisLanguageDetector.get_default_config(), storage, resource, None)
+    detector.train(TrainingData(examples))
+    loaded = CrisisLanguageDetector.load(CrisisLanguageDetector.get_default_config(), storage, resource, None)
+    vectors = np.ones((2, 4), dtype=np.float32)
+    meaning_only = loaded.crisis_probabilities(vectors)
+    assert meaning_only[0] == pytest.approx(meaning_only[1])
+    both = loaded.crisis_probabilities(vectors, ["i might unalive", "is it 10 km"])
+    assert both[0] > meaning_only[0] > both[1]

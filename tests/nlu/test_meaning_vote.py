@@ -139,3 +139,29 @@ def test_trains_on_full_labels_and_loads_back(tmp_path):
     probabilities = loaded.embedding_probabilities(parsed("x", 1.0, [("faq/side_effects", 1.0)], embedding=[0, 1, 0]))
     assert set(probabilities) == set(LABELS)
     assert max(probabilities, key=probabilities.get) == "faq/side_effects"
+
+
+def test_with_surface_features_the_wording_decides_where_the_embedding_cannot(tmp_path):
+    """Every example has the same "embedding": only the n-grams tell the labels apart."""
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("vote")
+    wordings = {
+        "faq/session_length": ["how many mins is a sesh", "sesh length in mins", "mins per sesh?"],
+        "faq/side_effects": ["any side fx", "side fx of tms", "bad side fx?"],
+        "greet": ["heya", "heya there", "heya bot"],
+    }
+    examples = []
+    for label, texts in wordings.items():
+        for text in texts:
+            data = {"text": text, "intent": label.split("/")[0]}
+            if "/" in label:
+                data["intent_response_key"] = label
+            message = Message(data=data)
+            message.set(EMBEDDING_KEY, np.ones(3, dtype=np.float32))
+            examples.append(message)
+    config = {**MeaningVote.get_default_config(), "surface": True}
+    MeaningVote.create(config, storage, resource, None).train(TrainingData(examples))
+    loaded = MeaningVote.load(config, storage, resource, None)
+    for text, expected in (("sesh mins?", "faq/session_length"), ("side fx?", "faq/side_effects")):
+        probabilities = loaded.embedding_probabilities(parsed(text, 1.0, [(expected, 1.0)], embedding=[1, 1, 1]))
+        assert max(probabilities, key=probabilities.get) == expected, probabilities

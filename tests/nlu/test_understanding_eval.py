@@ -2,7 +2,8 @@
 third person, older adults, texting, typos), apart from the training data.
 
 Reports right answers, clarifications and wrong answers per topic to
-test-artifacts/understanding-report-test.txt (the same table as `make nlu-report`).
+test-artifacts/understanding-report-{test,holdout}.txt (the same tables as `make nlu-report`;
+the holdout split's questions are never printed).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from tooling.evaluation import (
 SETS = nlu_eval_sets()
 # Floors the current model meets on the test split (README, Testing); the issue's targets
 # (97% right, 1% wrong) are above them, so a regression shows and progress is visible.
-MIN_RIGHT = 0.85  # measured 87.0% (85.5% before the meaning vote)
-MAX_WRONG = 0.035  # measured 2.5% (5.6% before the meaning vote)
+FLOORS = {  # split: (right answers at least, wrong answers at most)
+    "test": (0.92, 0.035),  # measured 93.6% right, 2.9% wrong (87.0% / 2.5% before the n-grams)
+    "holdout": (0.93, 0.03),  # measured 95.3% / 2.2% (87.9% / 2.6% before); never printed
+}
 
 
 def test_every_topic_advice_and_out_of_scope_label_has_a_set():
@@ -52,17 +55,19 @@ def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
 
 
 @pytest.mark.slow
-def test_understanding_on_the_test_split(trained_model):
+def test_understanding_on_the_test_and_holdout_splits(trained_model):
     from tooling.evaluation import ModelParser
 
     parser = ModelParser(trained_model)
     try:
-        report, totals = understanding_report(parser.label, "test")
+        reports = {split: understanding_report(parser.label, split) for split in FLOORS}
     finally:
         parser.close()
     artifacts = PROJECT_ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    (artifacts / "understanding-report-test.txt").write_text(report, encoding="utf-8")
-    print(report)
-    assert totals["right"] / totals["n"] >= MIN_RIGHT, report
-    assert totals["wrong"] / totals["n"] <= MAX_WRONG, report
+    for split, (min_right, max_wrong) in FLOORS.items():
+        report, totals = reports[split]
+        (artifacts / f"understanding-report-{split}.txt").write_text(report, encoding="utf-8")
+        print(report)
+        assert totals["right"] / totals["n"] >= min_right, report
+        assert totals["wrong"] / totals["n"] <= max_wrong, report
