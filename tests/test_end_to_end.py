@@ -295,9 +295,8 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 @slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), "blorp fizzle wug")
-    # "Did you mean" with the likeliest topics, and the first, full referral. Gibberish
-    # lands in the crisis classifier's uncertain band, so the crisis line stays in view.
-    assert said(reply) == ["utter_clarify", "utter_referral_first", "utter_crisis_reminder"]
+    # "Did you mean" with the likeliest topics, and the first, full referral.
+    assert said(reply) == ["utter_clarify", "utter_referral_first"]
     offered = reply[0]["buttons"]
     assert len(offered) == 3
     assert all(button in topic_buttons() for button in offered), offered
@@ -371,7 +370,7 @@ def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
 def test_logs_do_not_contain_what_people_wrote(servers):
     """Messages are health data: the servers' logs (INFO level) must not contain them."""
     reply = say(servers, new_sender(), "I take sertraline 50mg, does TMS interact with it?")
-    assert said(reply) == ["utter_faq/medications", "utter_referral_first"]
+    assert said(reply) == ["utter_advice_medication", "utter_referral_first"]
     logs = "\n".join(
         path.read_text(errors="replace") for path in (PROJECT_ROOT / "test-artifacts" / "logs").glob("*.log")
     )

@@ -516,6 +516,7 @@ def test_sms_crisis_reply_has_the_phone_line_first(servers, fakes):
 @pytest.mark.parametrize(
     ("sender", "extra"),
     [("+447700900" + str(random.randint(100, 999)), {"FromCountry": "GB"}), ("whatsapp:+447700900123", {})],
+    ids=["sms-gb", "whatsapp-gb"],  # a random number, but the same test id in every worker
 )
 def test_crisis_reply_names_the_senders_country_line_first(servers, fakes, sender, extra):
     _, twilio = fakes

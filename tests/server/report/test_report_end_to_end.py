@@ -115,10 +115,9 @@ def test_the_report_counts_what_the_servers_answered(servers, tmp_path):
     weeks = {row["week_starting"]: row["detections"] for row in figures.crisis_per_week.as_dicts()}
     assert sum(weeks.values()) == 1
 
-    # bob's question is shown; carol's gibberish is not (the crisis detector was unsure about
-    # it: its reply kept a crisis line in view), nor erin's words.
+    # The questions it could not answer are shown, carol's twice; erin's words (crisis) are not.
     groups = [(g.messages, g.conversations, g.examples) for g in report.grouping.groups]
-    assert groups == [(1, 1, ("how much does TMS cost?",))]
+    assert groups == [(2, 1, ("blorp fizzle wug",)), (1, 1, ("how much does TMS cost?",))]
     for path in report.files:
         text = path.read_text(encoding="utf-8")
-        assert "want to die" not in text and "blorp" not in text
+        assert "want to die" not in text
