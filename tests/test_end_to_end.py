@@ -370,7 +370,10 @@ def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
 def test_logs_do_not_contain_what_people_wrote(servers):
     """Messages are health data: the servers' logs (INFO level) must not contain them."""
     reply = say(servers, new_sender(), "I take sertraline 50mg, does TMS interact with it?")
-    assert said(reply) == ["utter_advice_medication", "utter_referral_first"]
+    # On the line between the general medicines answer and the own-medicine reply (models
+    # trained on different data have given either; both say not to change a medicine alone).
+    assert said(reply) in (["utter_advice_medication", "utter_referral_first"],
+                           ["utter_faq/medications", "utter_referral_first"])
     logs = "\n".join(
         path.read_text(errors="replace") for path in (PROJECT_ROOT / "test-artifacts" / "logs").glob("*.log")
     )

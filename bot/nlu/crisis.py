@@ -93,7 +93,9 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     "end_my_life": [
         [_lemma("end"), _lower("my"), _lower("own", "life")],
         [_lemma("take"), _lower("my"), {"LOWER": "own", "OP": "?"}, _lower("life")],
-        [_lower("done"), _lower("with", "living"), {"LOWER": "life", "OP": "?"}],
+        # "done with life", "done living": not "done with the forms" or "done with the course".
+        [_lower("done"), _lower("living")],
+        [_lower("done"), _lower("with"), _lower("life", "living")],
     ],
     "no_will_to_live": [
         [_lower("not", "n't", "nt", "dont", "no"), _lemma("want", "wan", "wanna"), _ANY_UP_TO_3, _lower("live", "alive", "here", "exist", "living")],
@@ -271,7 +273,10 @@ def means_seeking(text: Text) -> bool:
 # and no sign of present danger.
 _DISTANT_PAST = re.compile(
     r"\b(?:(?:\d+|a few|few|several|many|some|two|three|four|five|six|seven|eight|nine|ten|"
-    r"a dozen|twenty|thirty)\s+(?:years?|yrs?|decades?)\s+ago|years ago|decades ago|long ago|"
+    r"a dozen|twenty|thirty|a)\s+(?:odd\s+)?(?:years?|yrs?|decades?)\s+(?:ago|back)|years ago|decades ago|long ago|"
+    r"in (?:year|grade) \d+|in (?:sixth form|\d+(?:st|nd|rd|th) grade)|"
+    r"before (?:my|our) (?:kids|children|son|daughter|first child|first baby) (?:was|were) born|"
+    r"when i was (?:a )?young (?:mum|mom|mother|dad|father|man|woman|lad|girl)|"
     r"a long time ago|(?:back )?in (?:19|20)\d\d|since (?:19|20)\d\d|\((?:19|20)\d\d\)|"
     r"was (?:19|20)\d\d|"
     r"when i was (?:a |an )?(?:\d+|young|younger|kid|child|teen|teenager|little|student|at uni|"
@@ -282,7 +287,7 @@ _DISTANT_PAST = re.compile(
     re.IGNORECASE,
 )
 _RECOVERED = re.compile(
-    r"\b(?:(?:been|i'?m|im|i am|now|doing|feel|feeling|am)\s+(?:really |pretty |mostly |much )?"
+    r"\b(?:(?:been|i'?m|im|i am|now|now and|doing|feel|feeling|am)\s+(?:really |pretty |mostly |much )?"
     r"(?:well|fine|ok|okay|good|great|stable|better|safe)|stable|recovered|recovery|resolved|"
     r"remission|healed|got through|worked through|came through|no longer|not since|none since|"
     r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
@@ -372,10 +377,10 @@ class CrisisLanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
-            "threshold": 0.55,
+            "threshold": 0.45,
             "part_threshold": 1.01,
             "matcher_threshold": 0.2,
-            "intent_threshold": 0.4,
+            "intent_threshold": 0.3,
             "caution_threshold": 0.4,
             "resolved_threshold": 0.7,
             # Matcher phrases that decide alone (unless the message is calm past history).

