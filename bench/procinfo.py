@@ -91,3 +91,11 @@ def names(pids: Iterable[int]) -> List[str]:
         except OSError:
             found.append("?")
     return found
+
+
+def command_line(pid: int) -> str:
+    """The process's command line, arguments separated by spaces ("" if it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""

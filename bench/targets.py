@@ -76,6 +76,11 @@ class Target:
     def root_pids(self) -> List[int]:
         raise NotImplementedError
 
+    def rasa_pids(self) -> List[int]:
+        """The Rasa server process (with its Sanic workers), without helpers such as an
+        action server or Redis: what issue 15's memory target compares."""
+        return self.root_pids()
+
     def usage(self) -> procinfo.TreeUsage:
         return procinfo.usage(self.root_pids())
 
@@ -145,9 +150,15 @@ class Ours(Target):
         self._errors: List[BaseException] = []
 
     def launch(self) -> None:
+        # Answers are read from a copy, so that the edit benchmark leaves the project alone.
+        self._content_dir = self._state_dir / "content"
+        shutil.copytree(PROJECT_ROOT / "data" / "responses", self._content_dir / "data" / "responses",
+                        dirs_exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / "domain.yml", self._content_dir / "domain.yml")
         env = {
             **COMMON_ENV,
             "TRACKER_DB_PATH": str(self._state_dir / "tracker.db"),
+            "TMS_CONTENT_DIR": str(self._content_dir),
             **self.extra_env,
         }
         if self.workers > 1:
@@ -189,6 +200,29 @@ class Ours(Target):
     def root_pids(self) -> List[int]:
         pids = [p.pid for p in self.servers.processes] if self.servers else []
         return pids + ([self.redis.pid] if self.redis else [])
+
+    def rasa_pids(self) -> List[int]:
+        return [pid for pid in self.root_pids() if "bot.server.rasa_server" in procinfo.command_line(pid)]
+
+    def answer_edit_seconds(self, timeout: float = 60) -> float:
+        """Edits the text of one answer in this instance's content folder (a copy of the
+        project's) and returns the seconds until the running assistant serves the new
+        text: no training, no restart (bot/content.py)."""
+        path = self._content_dir / "data" / "responses" / "faq.yml"
+        marker = f"(edited {time.time_ns()})"
+        text = path.read_text(encoding="utf-8")
+        anchor = "  utter_faq/what_is_tms:\n  - text: \""
+        if anchor not in text:
+            raise RuntimeError(f"cannot find the answer to edit in {path}")
+        started = time.monotonic()
+        path.write_text(text.replace(anchor, anchor + marker + " ", 1), encoding="utf-8")
+        url = f"{self.base_url}/webhooks/rest/webhook"
+        while time.monotonic() - started < timeout:
+            reply = post_json(url, {"sender": f"bench-edit-{time.time_ns()}", "message": self.probe_text}) or []
+            if any(marker in (m.get("text") or "") for m in reply):
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise TimeoutError(f"the edited answer was not served within {timeout:.0f} s")
 
     def stop(self) -> None:
         if self.servers:
@@ -264,6 +298,20 @@ class Stock(Target):
         )
         (project / "bench-training.json").write_text(json.dumps({"seconds": seconds}))
         return seconds
+
+
+    @staticmethod
+    def retrain_after_answer_edit(project: Path, work: Path, log: Path) -> float:
+        """What a stock bot needs before an edited answer can be served: `rasa train` after
+        one word of a response changes (in a copy of the project, with its training cache,
+        as a developer would run it). Returns its seconds; a restart comes on top."""
+        copy = work / "stock-edit"
+        shutil.copytree(project, copy, dirs_exist_ok=True)
+        domain = copy / "domain.yml"
+        domain.write_text(domain.read_text(encoding="utf-8").replace("Hey! How are you?", "Hi! How are you?", 1),
+                          encoding="utf-8")
+        env = {**os.environ, **COMMON_ENV, "RASA_CACHE_DIRECTORY": str(copy / ".rasa" / "cache")}
+        return timed_subprocess([sys.executable, "-m", "rasa", "train"], cwd=copy, env=env, log=log)
 
 
 def stock_model(project: Path) -> Path:

@@ -49,6 +49,15 @@ def run(args: argparse.Namespace) -> int:
             show_tail(log_dir / "rasa.log")
         return 1
     url = servers.rasa_url
+    # Ctrl-C from here on stops both servers cleanly, even while the lines below print.
+    stop = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     print(
         f"""
 The TMS assistant is running on {url}  (press Ctrl-C to stop)
@@ -65,14 +74,6 @@ The TMS assistant is running on {url}  (press Ctrl-C to stop)
 """,
         flush=True,
     )
-    stop = False
-
-    def request_stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
     try:
         while not stop:
             if any(process.poll() is not None for process in servers.processes):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
@@ -97,3 +99,39 @@ def trained_model() -> Path:
     from bot.server.training import ensure_model
 
     return Path(MODEL_OVERRIDE) if MODEL_OVERRIDE else ensure_model(quiet=True)
+
+
+# --- How long the whole suite took (bench/run.py shows it beside the other figures) -------
+SUITE_TIME = Path(__file__).resolve().parent.parent / "test-artifacts" / "suite-time.json"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_started_key] = time.monotonic()
+
+
+_started_key = pytest.StashKey[float]()
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    """No file, -k or -m selection: the run `make test` does."""
+    whole = {Path(config.rootpath).resolve(), *(Path(config.rootpath, p).resolve() for p in config.getini("testpaths"))}
+    chosen = [arg for arg in config.args if Path(arg).resolve() not in whole]
+    return not chosen and not config.getoption("keyword") and not config.getoption("markexpr")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or not _whole_suite(session.config):
+        return  # an xdist worker, or part of the suite
+    started = session.config.stash.get(_started_key, None)
+    if started is None:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    counts = {key: len(reporter.stats.get(key, [])) for key in ("passed", "failed", "error", "skipped")} if reporter else {}
+    SUITE_TIME.parent.mkdir(parents=True, exist_ok=True)
+    SUITE_TIME.write_text(json.dumps({
+        "seconds": round(time.monotonic() - started, 1),
+        "exit_status": int(exitstatus),
+        "workers": getattr(session.config.option, "numprocesses", None),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **counts,
+    }, default=str) + "\n")

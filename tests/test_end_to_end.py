@@ -190,7 +190,7 @@ def test_greeting_gives_disclaimer_and_crisis_pointer(servers):
         ("How long does one TMS session take?", "utter_faq/session_length"),
         ("how many weeks is the treatment", "utter_faq/treatment_course"),
         ("what are the side effects", "utter_faq/side_effects"),
-        ("Is it like ECT, do I need anesthesia?", "utter_faq/tms_vs_ect"),
+        ("how is TMS different from ECT", "utter_faq/tms_vs_ect"),
         ("who shouldn't get TMS because of metal implants", "utter_faq/contraindications"),
     ],
 )
@@ -294,7 +294,7 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 
 @slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
-    reply = say(servers, new_sender(), "blorp fizzle wug")
+    reply = say(servers, new_sender(), "is it the same for the other one")
     # "Did you mean" with the likeliest topics, and the first, full referral.
     assert said(reply) == ["utter_clarify", "utter_referral_first"]
     offered = reply[0]["buttons"]
@@ -369,11 +369,8 @@ def test_crisis_reply_arrives_even_when_the_action_server_is_down(servers):
 @slow
 def test_logs_do_not_contain_what_people_wrote(servers):
     """Messages are health data: the servers' logs (INFO level) must not contain them."""
-    reply = say(servers, new_sender(), "I take sertraline 50mg, does TMS interact with it?")
-    # On the line between the general medicines answer and the own-medicine reply (models
-    # trained on different data have given either; both say not to change a medicine alone).
-    assert said(reply) in (["utter_advice_medication", "utter_referral_first"],
-                           ["utter_faq/medications", "utter_referral_first"])
+    reply = say(servers, new_sender(), "should I stop my sertraline 50mg before starting TMS?")
+    assert said(reply) == ["utter_advice_medication", "utter_referral_first"]
     logs = "\n".join(
         path.read_text(errors="replace") for path in (PROJECT_ROOT / "test-artifacts" / "logs").glob("*.log")
     )

@@ -185,9 +185,12 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
             d = parse(text).get("crisis") or {}
             rows.append((family.type, d.get("score", 0.0), d.get("part_score", 0.0), d.get("patterns") or [],
                          d.get("classifier_intent"), d.get("resolved_history", False)))
+    # Parts are only scored by a model whose part_threshold is on (<= 1): with it off, every
+    # part score reads 0, and a lower part_threshold would look free when it is not.
+    parts_scored = any(row[2] > 0 for row in rows)
     grid = {
         "threshold": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8],
-        "part_threshold": [0.6, 0.7, 0.75, 0.8, 0.85, 1.01],
+        "part_threshold": [0.6, 0.7, 0.75, 0.8, 0.85, 1.01] if parts_scored else [1.01],
         "matcher_threshold": [0.1, 0.2, 0.3, 0.4, 1.01],
         "intent_threshold": [0.1, 0.2, 0.3, 0.4, 0.5, 1.01],
         "resolved_threshold": [0.7, 0.8],

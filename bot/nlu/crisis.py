@@ -9,11 +9,11 @@ Three signals are combined:
   reads poorly). Long messages are also scored sentence by sentence, so a crisis sentence
   inside a TMS question is not diluted;
 - a spaCy lemma matcher of crisis phrases (below), which lowers the score needed;
-- DIET's own `crisis` intent, which also lowers it.
+- the intent classifier's own `crisis` reading (bot/nlu/meaning_vote.py), which also lowers it.
 The thresholds come from config.yml and were chosen on the development split of
 tests/data/crisis_eval (`make crisis-report`). A crisis turn gets intent `crisis` and a
 `crisis_kind` entity (self, medical, someone_else, unsafe) that picks the fitting reply; a
-DIET `crisis` the evidence does not support is replaced by the next intent, so "I take 12
+classifier's `crisis` the evidence does not support is replaced by the next intent, so "I take 12
 pills a day" gets an ordinary answer. A message near the line, or a calm mention of past
 crisis, keeps its ordinary answer plus a `crisis_kind: caution` entity, so the standing
 crisis line is shown under it.
@@ -323,7 +323,7 @@ class CrisisDecision:
     part_score: float  # the highest such probability of one of its parts (0 if one part)
     kind: Text  # one of KINDS, CAUTION or NOT_CRISIS
     patterns: List[Text]
-    classifier_intent: Optional[Text] = None  # what DIET and the guards said before this
+    classifier_intent: Optional[Text] = None  # what the classifier and guards said before this
     resolved_history: bool = False
 
     @property
@@ -349,7 +349,7 @@ def decide(
 
     A part of a message is read without the rest ("that was in 2008", "I'm fine now"), so
     it needs a higher score than the whole message to count on its own, and the matcher
-    and DIET lower the bar for the whole message only.
+    and the classifier's crisis reading lower the bar for the whole message only.
     """
     best = max(score, part_score)
     if resolved and score < config["resolved_threshold"]:
@@ -447,7 +447,7 @@ class CrisisLanguageDetector(GraphComponent):
                     surface = joblib.load(directory / "surface.joblib")
                 return cls(config, model_storage, resource, weights, kinds, surface)
         except (ValueError, FileNotFoundError):
-            # Never trained (no crisis examples): the matcher and DIET still decide.
+            # Never trained (no crisis examples): the matcher and the classifier's reading still decide.
             logger.warning("The crisis classifier has no trained weights; using the matcher only.")
             return cls(config, model_storage, resource)
 
@@ -580,7 +580,7 @@ class CrisisLanguageDetector(GraphComponent):
                 # A crisis turn must not be answered from the FAQ.
                 override_intent(message, CRISIS_INTENT)
             elif predicted == CRISIS_INTENT:
-                # DIET's crisis guess without the evidence: an ordinary answer instead.
+                # The classifier's crisis guess without the evidence: an ordinary answer instead.
                 demote_intent(message, CRISIS_INTENT)
             if decision.kind != NOT_CRISIS:
                 _set_kind_entity(message, decision.kind)

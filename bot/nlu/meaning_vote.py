@@ -1,25 +1,24 @@
-"""A second opinion on what the person asks, from the sentence's meaning, and the decision
-to answer or to ask again.
+"""The intent and FAQ-answer classifier, and the decision to answer or to ask again.
 
-DIET and the ResponseSelector see word and character counts: they know "weeks" but not
-"wks", "seizure" but not "fits". A logistic regression on the sentence embedding
-(bot/nlu/sentence_embeddings.py) knows meaning but misses exact wording. Each alone gave
-about as many wrong answers as the other on the dev split of tests/data/nlu_eval; their
-average gave far fewer, because they are wrong on different messages. With `surface`, the
-regression also sees word and character n-grams beside the embedding (bot/nlu/surface.py):
-on the dev split it asked people to rephrase less often, with no more wrong answers.
+A logistic regression on the sentence embedding (bot/nlu/sentence_embeddings.py: meaning,
+"wks" ~ "weeks", "fits" ~ "seizures") with word and character n-grams beside it (`surface`,
+bot/nlu/surface.py: exact wording, slang, typos), over full labels: every intent, and
+every FAQ answer as "faq/<topic>". The best label is answered when its probability is at
+least `threshold` and ahead of the next one by `ambiguity_threshold`; otherwise the intent
+becomes `nlu_fallback` ("did you mean...?"), with the ranking kept so that the clarify step
+offers the likeliest topics. It sets the FAQ answer the way Rasa's ResponseSelector would,
+so Rasa's own `utter_faq` action answers it.
 
-The vote works on full labels: every intent, and every FAQ answer as "faq/<topic>"
-(DIET's P(faq) times the ResponseSelector's P(topic | faq)). The best label is answered
-when its averaged probability is at least `threshold` and ahead of the next one by
-`ambiguity_threshold`; otherwise the intent becomes `nlu_fallback` ("did you mean...?"),
-with the averaged ranking kept so that the clarify step offers the likeliest topics. It
-replaces Rasa's FallbackClassifier, which looks only at the intent and misses an unsure
-answer choice inside a sure "faq" intent (rasa issues 9751, 9723).
+It used to be a second opinion averaged with DIET + ResponseSelector (which saw only word
+and character counts); with the n-grams beside the embedding it did as well alone on the
+dev split of tests/data/nlu_eval, and without those two TensorFlow models training takes
+about a quarter of the time and the server far less memory (bench/README.md). Placed after
+another intent classifier it still averages with it (`weight`: its own share).
 
-Crisis decisions are not this component's: a message DIET reads as crisis (or its
-retraction) keeps that reading for the crisis detector that runs last, with this vote's
-decision on what else it could be right behind it, for when the detector finds no crisis.
+Crisis decisions are not this component's: when its best label is `crisis` (or its
+retraction), that reading stays first for the crisis detector that runs last, with this
+classifier's decision on what else it could be right behind it, for when the detector
+finds no crisis.
 """
 
 from __future__ import annotations
@@ -56,13 +55,13 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
 class MeaningVote(GraphComponent):
-    """Averages DIET + ResponseSelector with a classifier on the sentence embedding."""
+    """Classifies intents and FAQ answers from the embedding and n-grams; answers or asks again."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
             "retrieval_intent": "faq",
-            # Share of the embedding classifier in the average (0: DIET alone).
+            # Its share in the average with an earlier classifier, if any (0: that one alone).
             "weight": 0.5,
             # Below this averaged probability, or this close to the runner-up: ask again.
             "threshold": 0.4,
@@ -71,6 +70,11 @@ class MeaningVote(GraphComponent):
             "C": 20.0,
             # Word and character n-grams beside the embedding (bot/nlu/surface.py).
             "surface": False,
+            # Its own crisis reading goes to the crisis detector only when at least this sure
+            # (alone, with no earlier classifier): on the dev split, crisis messages read as
+            # crisis were read so with 0.49 or more (95% above 0.9), look-alikes read as
+            # crisis with 0.33 or less.
+            "crisis_reading_threshold": 0.0,
         }
 
     def __init__(
@@ -120,7 +124,7 @@ class MeaningVote(GraphComponent):
                     surface = joblib.load(directory / "surface.joblib")
                 return cls(config, model_storage, resource, labels, arrays["coef"], arrays["intercept"], surface)
         except (ValueError, FileNotFoundError):
-            logger.warning("The meaning vote has no trained weights; DIET decides alone.")
+            logger.warning("The meaning vote has no trained weights; an earlier classifier, if any, decides alone.")
             return cls(config, model_storage, resource)
 
     @staticmethod
@@ -172,7 +176,7 @@ class MeaningVote(GraphComponent):
         return dict(zip(self._labels, probabilities.tolist(), strict=True))
 
     def classifier_probabilities(self, message: Message) -> Dict[Text, float]:
-        """Full-label probabilities from DIET and the ResponseSelector."""
+        """Full-label probabilities from an earlier DIET + ResponseSelector, if any ({} if none)."""
         faq = self._config["retrieval_intent"]
         ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name")]
         probabilities = {e["name"]: float(e.get("confidence") or 0.0) for e in ranking if e["name"] != faq}
@@ -186,26 +190,37 @@ class MeaningVote(GraphComponent):
         return [e for e in selector.get("ranking") or [] if e.get("intent_response_key")]
 
     def averaged(self, message: Message) -> List[Tuple[Text, float]]:
+        """Every label with its averaged probability, best first; with no classifier before
+        this one (the pipeline in config.yml), its own probabilities alone."""
         weight = self._config["weight"]
         diet = self.classifier_probabilities(message)
         meaning = self.embedding_probabilities(message)
         if not meaning:
             weight = 0.0
+        elif not diet:
+            weight = 1.0
         labels = set(diet) | set(meaning)
         scores = {label: (1 - weight) * diet.get(label, 0.0) + weight * meaning.get(label, 0.0) for label in labels}
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            intent = message.get(INTENT) or {}
-            if intent.get("name") is None or (message.get(TEXT) or "").startswith("/"):
+            if (message.get(TEXT) or "").startswith("/"):
                 continue
-            ranking = [(label, score) for label, score in self.averaged(message) if label not in CRISIS_INTENTS]
+            intent = message.get(INTENT) or {}
+            full = self.averaged(message)
+            if intent.get("name") is None and full:
+                # No classifier before this one: its own crisis reading, if that is its
+                # best label, goes to the crisis detector.
+                top, top_score = full[0]
+                sure = top_score >= self._config["crisis_reading_threshold"]
+                intent = {"name": top, "confidence": top_score} if top in CRISIS_INTENTS and sure else {}
+            ranking = [(label, score) for label, score in full if label not in CRISIS_INTENTS]
             if not ranking:
                 continue
             self._apply(message, ranking)
-            if intent["name"] in CRISIS_INTENTS:
-                # DIET's crisis reading stays first, for the crisis detector; if the detector
+            if intent.get("name") in CRISIS_INTENTS:
+                # The crisis reading stays first, for the crisis detector; if the detector
                 # finds no crisis it demotes it, and this vote's decision comes next.
                 decided = message.get(INTENT)
                 rest = [e for e in message.get(INTENT_RANKING_KEY)
@@ -258,4 +273,7 @@ class MeaningVote(GraphComponent):
         }
         response_selector = dict(message.get(RESPONSE_SELECTOR) or {})
         response_selector[faq] = selector
+        # Rasa reads the chosen answer ("full_retrieval_intent_name") only for these.
+        retrieval_intents = list(response_selector.get("all_retrieval_intents") or [])
+        response_selector["all_retrieval_intents"] = retrieval_intents + [faq] * (faq not in retrieval_intents)
         message.set(RESPONSE_SELECTOR, response_selector, add_to_output=True)

@@ -165,3 +165,66 @@ def test_with_surface_features_the_wording_decides_where_the_embedding_cannot(tm
     for text, expected in (("sesh mins?", "faq/session_length"), ("side fx?", "faq/side_effects")):
         probabilities = loaded.embedding_probabilities(parsed(text, 1.0, [(expected, 1.0)], embedding=[1, 1, 1]))
         assert max(probabilities, key=probabilities.get) == expected, probabilities
+
+
+# --- alone: no DIET before it (the pipeline in config.yml) ----------------------------------
+ALONE_LABELS = ["faq/session_length", "faq/side_effects", "greet", "crisis"]
+
+
+@pytest.fixture
+def alone_vote(tmp_path):
+    return MeaningVote({**MeaningVote.get_default_config(), **CONFIG}, LocalModelStorage(tmp_path), Resource("vote"),
+                       ALONE_LABELS, np.eye(4, dtype=np.float32) * 4.0, np.zeros(4, dtype=np.float32))
+
+
+def unparsed(text, embedding):
+    """A message as the featurizers leave it: no intent yet."""
+    message = Message(data={"text": text})
+    message.set(EMBEDDING_KEY, np.asarray(embedding, dtype=np.float32))
+    return message
+
+
+def test_alone_it_answers_from_its_own_probabilities(alone_vote):
+    message = unparsed("how long is a session", [1, 0, 0, 0])
+    alone_vote.process([message])
+    assert message.get("intent") == {"name": "faq", "confidence": pytest.approx(np.exp(4) / (np.exp(4) + 3))}
+    assert answer_of(message) == "faq/session_length"
+    selector = message.get("response_selector")
+    assert selector["all_retrieval_intents"] == ["faq"]  # so Rasa sets full_retrieval_intent_name
+    assert selector["faq"]["response"]["utter_action"] == "utter_faq/session_length"
+
+
+def test_alone_an_unsure_reading_asks_again(alone_vote):
+    message = unparsed("hmm", [1, 1, 0, 0])  # two answers exactly as likely
+    alone_vote.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+def test_alone_its_crisis_reading_goes_first_to_the_crisis_detector(alone_vote):
+    message = unparsed("i cant do this anymore", [0, 0, 0, 1])
+    alone_vote.process([message])
+    crisis_confidence = np.exp(4) / (np.exp(4) + 3)
+    assert message.get("intent") == {"name": "crisis", "confidence": pytest.approx(crisis_confidence)}
+    # If the detector finds no crisis, the vote's own decision on the rest comes next:
+    # the three other labels are equally likely, so it would ask again.
+    assert [e["name"] for e in message.get("intent_ranking")][:2] == ["crisis", "nlu_fallback"]
+
+
+def test_alone_a_crisis_label_that_is_not_first_does_not_lead(alone_vote):
+    message = unparsed("hello", [0, 0, 1, 0.5])
+    alone_vote.process([message])
+    assert message.get("intent")["name"] == "greet"
+    assert "crisis" not in [e["name"] for e in message.get("intent_ranking")]
+
+
+def test_alone_an_unsure_crisis_reading_is_not_passed_on(tmp_path):
+    vote = MeaningVote({**MeaningVote.get_default_config(), **CONFIG, "crisis_reading_threshold": 0.5},
+                       LocalModelStorage(tmp_path), Resource("vote"), ALONE_LABELS,
+                       np.eye(4, dtype=np.float32) * 4.0, np.zeros(4, dtype=np.float32))
+    message = unparsed("blorp fizzle", [0, 0, 0.3, 0.35])  # crisis first, but at 0.43
+    vote.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    assert "crisis" not in [e["name"] for e in message.get("intent_ranking")]
+    sure = unparsed("i cant do this anymore", [0, 0, 0, 1])
+    vote.process([sure])
+    assert sure.get("intent")["name"] == "crisis"
