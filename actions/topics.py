@@ -16,8 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.config import load_clinic_contact, load_handoff_settings
-from bot.content import live_responses, merged
 from actions.referral import refer_to_professional
+from bot.content import live_responses, merged
 
 FAQ_RESPONSE_PREFIX = "utter_faq/"
 MAX_SUGGESTIONS = 3
