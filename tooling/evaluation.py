@@ -194,6 +194,7 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
         "matcher_threshold": [0.1, 0.2, 0.3, 0.4, 1.01],
         "intent_threshold": [0.1, 0.2, 0.3, 0.4, 0.5, 1.01],
         "resolved_threshold": [0.7, 0.8],
+        "retracted_threshold": [0.0, 0.7],
     }
     results = []
     for values in itertools.product(*grid.values()):

@@ -356,6 +356,8 @@ def decide(
         return CAUTION
     if set(patterns) & set(config["decisive_patterns"]):
         return kind
+    if predicted_intent == RETRACTED_INTENT and score < config.get("retracted_threshold", 0.0):
+        return NOT_CRISIS
     if score >= config["threshold"] or part_score >= config["part_threshold"]:
         return kind
     if patterns and score >= config["matcher_threshold"]:
@@ -383,6 +385,10 @@ class CrisisLanguageDetector(GraphComponent):
             "intent_threshold": 0.3,
             "caution_threshold": 0.4,
             "resolved_threshold": 0.7,
+            # When the intent classifier reads a retraction ("that was a joke, I'm not going
+            # to hurt myself"), the score needed for crisis (the retraction's own reply keeps
+            # the crisis lines in view); 0 leaves retractions to the other rules.
+            "retracted_threshold": 0.0,
             # Matcher phrases that decide alone (unless the message is calm past history).
             # ("self harm" is left out: it is often history, "a history of self-harm").
             "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "means_seeking"],

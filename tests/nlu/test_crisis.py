@@ -338,3 +338,18 @@ def test_the_n_gram_model_separates_what_the_embedding_cannot(tmp_path):
     assert meaning_only[0] == pytest.approx(meaning_only[1])
     both = loaded.crisis_probabilities(vectors, ["i might unalive", "is it 10 km"])
     assert both[0] > meaning_only[0] > both[1]
+
+
+@pytest.mark.parametrize(
+    ("score", "patterns", "expected"),
+    [
+        (0.69, [], "none"),  # "that was a joke, I'm not going to hurt myself"
+        (0.7, [], "self"),  # a retraction that still reads strongly as crisis
+        (0.0, ["kill_myself"], "self"),  # a crisis phrase that is not negated decides alone
+    ],
+)
+def test_a_retraction_needs_the_calm_history_bar(score, patterns, expected):
+    config = {**CONFIG, "threshold": 0.4, "retracted_threshold": 0.7}
+    assert decide(score, 0.0, "self", patterns, "crisis_retracted", config, False) == expected
+    # Off by default: the other rules decide.
+    assert decide(0.69, 0.0, "self", [], "crisis_retracted", {**CONFIG, "threshold": 0.4}, False) == "self"
