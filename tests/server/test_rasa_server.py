@@ -42,3 +42,14 @@ def test_rasa_reads_the_lock_lifetime_that_was_set_before_it_was_imported():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environ, capture_output=True,
                             text=True, check=True, timeout=120)
     assert result.stdout.strip() == "20"
+
+
+def test_matrix_products_use_one_thread_unless_told_otherwise():
+    from bot.server.rasa_server import one_blas_thread
+
+    environ = {}
+    one_blas_thread(environ)
+    assert environ == {"OPENBLAS_NUM_THREADS": "1"}
+    chosen = {"OPENBLAS_NUM_THREADS": "2"}
+    one_blas_thread(chosen)
+    assert chosen == {"OPENBLAS_NUM_THREADS": "2"}
