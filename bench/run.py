@@ -109,7 +109,7 @@ def measure(target: Target, args: argparse.Namespace, round_index: int) -> Dict[
                 f"{summary['throughput_msgs_per_s']} msg/s, errors {summary['errors']}"
             )
         after = target.usage()
-        edit_seconds = target.answer_edit_seconds() if hasattr(target, "answer_edit_seconds") else None
+        edit_seconds = target.answer_edit_seconds()
         if edit_seconds is not None:
             log(f"{target.name}: an edited answer was served after {edit_seconds:.1f} s")
     finally:

@@ -84,6 +84,11 @@ class Target:
     def usage(self) -> procinfo.TreeUsage:
         return procinfo.usage(self.root_pids())
 
+    def answer_edit_seconds(self) -> float | None:
+        """Seconds from editing an answer to serving it while running; None if it cannot
+        (stock must retrain and restart: measured apart, Stock.retrain_after_answer_edit)."""
+        return None
+
     def launch(self) -> None:
         raise NotImplementedError
 

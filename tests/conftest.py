@@ -105,11 +105,11 @@ def trained_model() -> Path:
 SUITE_TIME = Path(__file__).resolve().parent.parent / "test-artifacts" / "suite-time.json"
 
 
+_started_key = pytest.StashKey[float]()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_started_key] = time.monotonic()
-
-
-_started_key = pytest.StashKey[float]()
 
 
 def _whole_suite(config: pytest.Config) -> bool:

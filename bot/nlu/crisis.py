@@ -356,7 +356,7 @@ def decide(
         return CAUTION
     if set(patterns) & set(config["decisive_patterns"]):
         return kind
-    if predicted_intent == RETRACTED_INTENT and score < config.get("retracted_threshold", 0.0):
+    if predicted_intent == RETRACTED_INTENT and score < config["retracted_threshold"]:
         return NOT_CRISIS
     if score >= config["threshold"] or part_score >= config["part_threshold"]:
         return kind
