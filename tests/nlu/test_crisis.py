@@ -44,6 +44,7 @@ def nlp():
         "I wrote my suicide note",
         "I'm not sure about TMS but I want to end my life",
         "I'm not suicidal but I keep hurting myself",
+        "might just off myself tbh",
     ],
 )
 def test_crisis_language_is_matched(nlp, text):
@@ -67,6 +68,7 @@ def test_crisis_language_is_matched(nlp, text):
         "I was joking, I'm not suicidal at all",
         "the clinic is 30 kms from my house",
         "KMS are my initials, is that a problem on the form?",
+        "I took the day off myself, can I book a session this afternoon?",
     ],
 )
 def test_figurative_and_negated_language_is_not_matched(nlp, text):
@@ -156,6 +158,21 @@ def test_an_overdose_phrase_turns_a_self_reply_into_the_medical_one(nlp):
     [processed] = confident_detector(["medical", "self"], [0.0, 1.0]).process([message])
     assert processed.get("intent")["name"] == "crisis"
     assert processed.get("entities")[0]["value"] == "medical"
+
+
+@pytest.mark.parametrize(
+    ("medical_intercept", "expected"),
+    [
+        # softmax([m, 0, 1.5]): medical 0.13 -> the likeliest kind; 0.23 -> medical.
+        (-0.2, "someone_else"),
+        (0.5, "medical"),
+    ],
+)
+def test_a_likely_enough_overdose_gets_the_emergency_reply_over_a_likelier_kind(medical_intercept, expected):
+    detector = confident_detector(["medical", "self", "someone_else"], [medical_intercept, 0.0, 1.5])
+    probabilities = detector.kind_probabilities(np.zeros(384))
+    assert probabilities["medical"] == pytest.approx({-0.2: 0.1299, 0.5: 0.2312}[medical_intercept], abs=1e-3)
+    assert detector.likeliest_kind(np.zeros(384)) == expected
 
 
 def test_the_classifier_picks_the_kind(nlp):

@@ -75,9 +75,11 @@ def test_corpus_files_are_one_per_family():
 # 2%, are not met yet: README, Testing). The holdout split was written by someone who had
 # not seen the training data; its messages are never printed.
 FLOORS = {
-    # split: (overall recall, recall in the weakest family, false alarms over the look-alikes)
-    "test": (0.99, 0.95, 0.065),  # measured 100%, 100%, 5.0%
-    "holdout": (0.97, 0.9, 0.12),  # measured 98.5%, 95.0% (overdose, passive, plans), 10.0%
+    # split: (overall recall, recall in the weakest family, false alarms over the look-alikes,
+    # crisis messages given the reply for their case: overdose -> emergency, someone else,
+    # danger from others)
+    "test": (0.99, 0.95, 0.075, 0.93),  # measured 100%, 100%, 6.1%, 95.3%
+    "holdout": (0.965, 0.9, 0.09, 0.92),  # measured 97.5%, 95.0% (five families), 6.7%, 94.0%
 }
 
 
@@ -92,7 +94,7 @@ def test_crisis_detection_on_the_test_and_holdout_splits(trained_model):
         parser.close()
     artifacts = PROJECT_ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    for split, (min_recall, min_family_recall, max_false_alarms) in FLOORS.items():
+    for split, (min_recall, min_family_recall, max_false_alarms, min_fitting) in FLOORS.items():
         report = crisis_report(results[split], split)
         (artifacts / f"crisis-report-{split}.txt").write_text(report, encoding="utf-8")
         print(report)
@@ -101,3 +103,4 @@ def test_crisis_detection_on_the_test_and_holdout_splits(trained_model):
         assert sum(r.flagged for r in crisis) / sum(r.total for r in crisis) >= min_recall, report
         assert min(r.rate for r in crisis) >= min_family_recall, report
         assert sum(r.flagged for r in lookalike) / sum(r.total for r in lookalike) <= max_false_alarms, report
+        assert sum(r.fitting for r in crisis) / sum(r.total for r in crisis) >= min_fitting, report
