@@ -286,7 +286,8 @@ _DISTANT_PAST = re.compile(
     r"at university|in (?:high school|school|college|uni|university|my (?:teens|twenties|20s)))|"
     r"as a (?:teen|teenager|kid|child|student|young (?:man|woman|adult))|"
     r"in (?:high school|college|uni|university|my (?:teens|twenties|20s|thirties|30s|early|late))|"
-    r"at (?:age )?1\d\b|at (?:age )?[2-9]\d\b|used to|in the past|history of|hx of|past (?:hx|history))",
+    r"at (?:age )?1\d\b|at (?:age )?[2-9]\d\b|used to|in the past|history of|hx of|past (?:hx|history)|"
+    r"during (?:my|a|the) (?:first|last|previous|earlier|old) \w+|back then)",
     re.IGNORECASE,
 )
 _RECOVERED = re.compile(
@@ -295,7 +296,9 @@ _RECOVERED = re.compile(
     r"remission|healed|got through|worked through|came through|no longer|not since|none since|"
     r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
     r"different person|happily|back at work|moved on|long behind me|behind me|went away|"
-    r"gone away|faded|passed|over it|clean (?:for|since)|years clean)\b",
+    r"gone away|faded|passed|over it|clean (?:for|since)|years clean|(?:all )?good since|all good now|"
+    r"got (?:treated|treatment|help|better)|"
+    r"no (?:more )?(?:self[- ]?harm(?:ing)?|cutting|attempts?|episodes?|relapses?|suicidal thoughts?) (?:since|for|in))\b",
     re.IGNORECASE,
 )
 # Someone else's death long ago is grief, not a crisis of the writer's.
@@ -306,7 +309,7 @@ _BEREAVEMENT = re.compile(
 )
 _PRESENT_DANGER = re.compile(
     r"\b(?:tonight|right now|rn|today|this week|again|lately i (?:want|think)|still (?:want|think|feel like)|"
-    r"going to|gonna|planning|plan to|want to die|wanna die|want to end|want to kill)\b",
+    r"going to|gonna|planning(?! ahead)|plan to|want to die|wanna die|want to end|want to kill)\b",
     re.IGNORECASE,
 )
 

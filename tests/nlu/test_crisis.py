@@ -227,6 +227,9 @@ def test_calm_past_history_is_recognised(text):
         "before my kids were born i attempted suicide. i've been well since. is tms safe",
         "20 odd years ago I overdosed, fine since then, how long is a session",
         "when i was a young mum i tried to end my life. that is long behind me. can i have tms",
+        "had dark suicidal thoughts during my last depression, got treated and all good since. does tms need a referral",
+        "no self harm since 2015 :) what does a tms session feel like",
+        "I overdosed during my first year at college and got help. Planning ahead: how long is a course?",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -251,6 +254,8 @@ def test_done_with_life_is(nlp, text):
         "I attempted suicide years ago and I'm planning to do it again tonight",
         "I used to be fine but now I want to die",
         "my dad killed himself when i was 10 and i want to kill myself",
+        "no self harm since 2019 but i want to cut again tonight",
+        "got help back then but i'm planning to end it now",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):
