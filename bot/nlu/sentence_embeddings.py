@@ -30,6 +30,22 @@ def message_embedding(message: Message) -> Optional[np.ndarray]:
     return message.get(EMBEDDING_KEY)
 
 
+class HashedVector(np.ndarray):
+    """An embedding that Rasa's training cache can fingerprint quickly.
+
+    Rasa fingerprints every training message (`deep_container_fingerprint`), which turns a
+    plain array into text with `str()`: about 10 s for 7,000 embeddings, a tenth of the
+    training time. An object with a `fingerprint()` method is asked for it instead.
+    """
+
+    def fingerprint(self) -> Text:
+        import hashlib
+
+        digest = hashlib.md5(np.ascontiguousarray(self).tobytes(), usedforsecurity=False)
+        digest.update(f"{self.dtype.str}{self.shape}".encode())
+        return digest.hexdigest()
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
@@ -70,7 +86,7 @@ class SentenceEmbeddingFeaturizer(GraphComponent):
             return
         vectors = self.encoder.encode([m.get(TEXT) for m in messages])
         for message, vector in zip(messages, vectors, strict=True):
-            message.set(EMBEDDING_KEY, vector)
+            message.set(EMBEDDING_KEY, vector.view(HashedVector))
             if self._config["add_features"]:
                 message.add_features(
                     Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._config["alias"])
