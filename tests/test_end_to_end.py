@@ -294,7 +294,7 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 
 @slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
-    reply = say(servers, new_sender(), "is it the same for the other one")
+    reply = say(servers, new_sender(), "what about the other one")
     # "Did you mean" with the likeliest topics, and the first, full referral.
     assert said(reply) == ["utter_clarify", "utter_referral_first"]
     offered = reply[0]["buttons"]
