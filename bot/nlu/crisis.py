@@ -548,37 +548,50 @@ class CrisisLanguageDetector(GraphComponent):
         return features, model
 
     # --- prediction ----------------------------------------------------------------------
-    def crisis_probabilities(self, vectors: np.ndarray, texts: Optional[List[Text]] = None) -> np.ndarray:
+    def surface_rows(self, vectors: np.ndarray, texts: Optional[List[Text]]) -> Optional[Any]:
+        """The embedding-plus-n-gram rows both n-gram models read (None without them).
+        Computed once per message: the n-gram transform is most of their cost."""
+        if self._surface is None or texts is None:
+            return None
+        return self._surface[0].transform(texts, vectors)
+
+    def crisis_probabilities(
+        self, vectors: np.ndarray, texts: Optional[List[Text]] = None, rows: Optional[Any] = None
+    ) -> np.ndarray:
         """The SVM's decision value through a logistic (a score in (0, 1), 0.5 on the
         boundary; not a calibrated probability: thresholds are chosen on the dev split),
-        averaged with the n-gram model's probability when it was trained and `texts` given."""
+        averaged with the n-gram model's probability when it was trained and `texts` (or
+        their `rows`) given."""
         w = self._weights
         distances = ((vectors[:, None, :] - w["support_vectors"][None, :, :]) ** 2).sum(axis=2)
         decision = np.exp(-w["gamma"][0] * distances) @ w["dual_coef"] + w["intercept"][0]
         meaning = 1.0 / (1.0 + np.exp(-decision))
-        if self._surface is None or texts is None:
+        if rows is None:
+            rows = self.surface_rows(vectors, texts)
+        if rows is None:
             return meaning
-        features, model = self._surface
-        surface = model.predict_proba(features.transform(texts, vectors))[:, 1]
+        surface = self._surface[1].predict_proba(rows)[:, 1]
         return (meaning + surface) / 2
 
-    def kind_probabilities(self, vector: np.ndarray, text: Optional[Text] = None) -> Dict[Text, float]:
-        """The probability of each crisis kind for one message (or part of one)."""
+    def kind_probabilities(self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None) -> Dict[Text, float]:
+        """The probability of each crisis kind for one message (or part of one); `row`, its
+        embedding-plus-n-gram row if already computed."""
         if len(self._kinds) == 1:
             return {self._kinds[0]: 1.0}
-        if self._kind_model is not None and self._surface is not None and text is not None:
-            features, _ = self._surface
-            probabilities = self._kind_model.predict_proba(features.transform([text], vector[None, :]))[0]
+        if self._kind_model is not None and row is None and text is not None:
+            row = self.surface_rows(vector[None, :], [text])
+        if self._kind_model is not None and row is not None:
+            probabilities = self._kind_model.predict_proba(row)[0]
             return {str(kind): float(p) for kind, p in zip(self._kind_model.classes_, probabilities)}
         w = self._weights
         logits = w["kind_coef"] @ vector + w["kind_intercept"]
         exp = np.exp(logits - logits.max())
         return {kind: float(p) for kind, p in zip(self._kinds, exp / exp.sum())}
 
-    def likeliest_kind(self, vector: np.ndarray, text: Optional[Text] = None) -> Text:
+    def likeliest_kind(self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None) -> Text:
         """The likeliest kind, except that a likely enough overdose or injury gets the
         emergency reply (missing it costs more than giving it to a plan)."""
-        probabilities = self.kind_probabilities(vector, text)
+        probabilities = self.kind_probabilities(vector, text, row)
         if probabilities.get("medical", 0.0) >= self._config["medical_kind_threshold"]:
             return "medical"
         return max(probabilities, key=probabilities.__getitem__)
@@ -595,10 +608,15 @@ class CrisisLanguageDetector(GraphComponent):
         if parts:
             vectors = np.concatenate([vectors, shared_encoder().encode(parts)])
         texts = [message.get(TEXT) or "", *parts]
-        crisis = self.crisis_probabilities(vectors, texts)
+        if parts or self._surface is None:
+            rows = self.surface_rows(vectors, texts)
+        else:  # the meaning vote's row for this message, when its n-grams are the same
+            rows = self._surface[0].message_row(message, vector)
+        crisis = self.crisis_probabilities(vectors, texts, rows)
         best = int(crisis.argmax())
         part_score = float(crisis[1:].max()) if len(crisis) > 1 else 0.0
-        return float(crisis[0]), part_score, self.likeliest_kind(vectors[best], texts[best])
+        row = rows[best] if rows is not None else None
+        return float(crisis[0]), part_score, self.likeliest_kind(vectors[best], texts[best], row)
 
     def decision(self, message: Message) -> CrisisDecision:
         doc = message.get(SPACY_DOCS[TEXT])

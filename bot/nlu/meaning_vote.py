@@ -182,7 +182,7 @@ class MeaningVote(GraphComponent):
         if vector is None or self._coef is None:
             return {}
         if self._surface is not None:
-            row = self._surface.transform([message.get(TEXT) or ""], vector[None, :])
+            row = self._surface.message_row(message, vector)
             probabilities = softmax(np.asarray(row @ self._coef.T).ravel() + self._intercept)
         else:
             probabilities = softmax(self._coef @ vector + self._intercept)
