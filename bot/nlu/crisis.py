@@ -519,14 +519,13 @@ class CrisisLanguageDetector(GraphComponent):
         }
         if self._config["surface_C"]:
             texts = [m.get(TEXT) for m in examples]
-            self._surface = self._train_surface(texts, features, is_crisis)
+            self._surface, rows = self._train_surface(texts, features, is_crisis)
             if len(kinds) > 1:
                 # The n-grams help tell the kinds apart too ("took 25", "od'd", "he's going
                 # to"): with them and the medical bar, 193 of 199 dev crisis messages get the
                 # reply for their case (182 with the embedding alone, before this data).
-                surface_features = self._surface[0].transform(texts, features)
                 self._kind_model = LogisticRegression(C=10.0, max_iter=5000).fit(
-                    surface_features[is_crisis], labels[is_crisis]
+                    rows[is_crisis], labels[is_crisis]
                 )
         with self._model_storage.write_to(self._resource) as directory:
             (directory / "kinds.json").write_text(json.dumps(self._kinds))
@@ -539,13 +538,16 @@ class CrisisLanguageDetector(GraphComponent):
                     joblib.dump(self._kind_model, directory / "kind.joblib")
         return self._resource
 
-    def _train_surface(self, texts: List[Text], embeddings: np.ndarray, is_crisis: np.ndarray) -> Any:
+    def _train_surface(self, texts: List[Text], embeddings: np.ndarray, is_crisis: np.ndarray) -> Tuple[Any, Any]:
+        """((the fitted n-grams, the crisis model on them), the training rows, which the
+        kind model reads too)."""
         from sklearn.linear_model import LogisticRegression
 
         features = SurfaceFeatures().fit(texts)
+        rows = features.transform(texts, embeddings)
         model = LogisticRegression(C=self._config["surface_C"], max_iter=5000)
-        model.fit(features.transform(texts, embeddings), is_crisis)
-        return features, model
+        model.fit(rows, is_crisis)
+        return (features, model), rows
 
     # --- prediction ----------------------------------------------------------------------
     def surface_rows(self, vectors: np.ndarray, texts: Optional[List[Text]]) -> Optional[Any]:
@@ -582,11 +584,11 @@ class CrisisLanguageDetector(GraphComponent):
             row = self.surface_rows(vector[None, :], [text])
         if self._kind_model is not None and row is not None:
             probabilities = self._kind_model.predict_proba(row)[0]
-            return {str(kind): float(p) for kind, p in zip(self._kind_model.classes_, probabilities)}
+            return {str(kind): float(p) for kind, p in zip(self._kind_model.classes_, probabilities, strict=True)}
         w = self._weights
         logits = w["kind_coef"] @ vector + w["kind_intercept"]
         exp = np.exp(logits - logits.max())
-        return {kind: float(p) for kind, p in zip(self._kinds, exp / exp.sum())}
+        return {kind: float(p) for kind, p in zip(self._kinds, exp / exp.sum(), strict=True)}
 
     def likeliest_kind(self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None) -> Text:
         """The likeliest kind, except that a likely enough overdose or injury gets the

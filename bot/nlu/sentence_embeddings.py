@@ -8,6 +8,7 @@ also given to DIET and the ResponseSelector as a dense sentence feature.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -39,8 +40,6 @@ class HashedVector(np.ndarray):
     """
 
     def fingerprint(self) -> Text:
-        import hashlib
-
         digest = hashlib.md5(np.ascontiguousarray(self).tobytes(), usedforsecurity=False)
         digest.update(f"{self.dtype.str}{self.shape}".encode())
         return digest.hexdigest()
