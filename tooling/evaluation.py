@@ -237,12 +237,36 @@ def nlu_eval_sets(directory: Path = NLU_EVAL_DIR) -> List[Tuple[Text, Dict[Text,
     return sets
 
 
+# The voice each question is written in (tagged by hand, one per message, the most
+# distinctive): short, plain, two_sentences, long_story, third_person, older_adult,
+# texting, typos. `voice<TAB>message` per line.
+NLU_VOICES_FILE = NLU_EVAL_DIR / "voices.tsv"
+VOICES = ("short", "plain", "two_sentences", "long_story", "third_person", "older_adult", "texting", "typos")
+
+
+def nlu_eval_voices(path: Path = NLU_VOICES_FILE) -> Dict[Text, Text]:
+    """{message: voice} for every message of the understanding corpus."""
+    voices = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            voice, text = line.split("\t", 1)
+            voices[text] = voice
+    return voices
+
+
+def _outcome_row(name: Text, counts: Dict[Text, int]) -> Text:
+    return f"{name:32s} {counts['n']:4d} {counts['right']:6d} {counts['clarify']:8d} {counts['wrong']:6d}"
+
+
 def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dict[Text, int]]:
     """Right answer, clarification or wrong answer (another label, or the crisis reply) per
-    label; `label_of` maps a text to the assistant's label ("faq/x", an intent, nlu_fallback)."""
-    lines = [f"Understanding, {split} split (tests/data/nlu_eval)", "",
-             f"{'label':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"]
+    label and per voice; `label_of` maps a text to the assistant's label ("faq/x", an
+    intent, nlu_fallback)."""
+    header = f"{'':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"
+    lines = [f"Understanding, {split} split (tests/data/nlu_eval)", "", "per label" + header[9:]]
     totals = {"n": 0, "right": 0, "clarify": 0, "wrong": 0}
+    voices = nlu_eval_voices()
+    by_voice = {voice: dict.fromkeys(totals, 0) for voice in VOICES}
     errors = []
     for label, splits in nlu_eval_sets():
         messages = splits[split]
@@ -251,11 +275,15 @@ def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dic
             predicted = label_of(text)
             outcome = "right" if predicted == label else "clarify" if predicted == CLARIFICATION else "wrong"
             counts[outcome] += 1
+            by_voice[voices[text]]["n"] += 1
+            by_voice[voices[text]][outcome] += 1
             if outcome == "wrong":
                 errors.append(f"  {label} -> {predicted}: {text}")
         for key in totals:
             totals[key] += counts[key]
-        lines.append(f"{label:32s} {counts['n']:4d} {counts['right']:6d} {counts['clarify']:8d} {counts['wrong']:6d}")
+        lines.append(_outcome_row(label, counts))
+    lines += ["", "per voice" + header[9:]]
+    lines += [_outcome_row(voice, counts) for voice, counts in by_voice.items() if counts["n"]]
     n = max(1, totals["n"])
     lines += ["", f"overall: right {totals['right']}/{totals['n']} = {totals['right'] / n:.1%}, "
               f"clarification {totals['clarify'] / n:.1%}, wrong {totals['wrong']}/{totals['n']} = {totals['wrong'] / n:.1%}"]

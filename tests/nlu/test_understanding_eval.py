@@ -16,9 +16,11 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tooling.evaluation import (
     NLU_EVAL_DIR,
+    VOICES,
     canonical,
     labelled_examples,
     nlu_eval_sets,
+    nlu_eval_voices,
     understanding_report,
 )
 
@@ -52,6 +54,33 @@ def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
             if c in exact or difflib.get_close_matches(c, training, n=1, cutoff=0.9):
                 found.append(text)
     assert not found, found
+
+
+def test_every_question_has_one_voice_and_every_voice_is_represented():
+    voices = nlu_eval_voices()
+    messages = {text for _, splits in SETS for text in splits["all"]}
+    assert set(voices) == messages  # none untagged, none left from a removed question
+    lines = [line for line in (NLU_EVAL_DIR / "voices.tsv").read_text(encoding="utf-8").splitlines() if line]
+    assert len(lines) == len(voices)  # no message tagged twice
+    assert set(voices.values()) <= set(VOICES)
+    for split in ("test", "holdout"):
+        in_split = [voices[text] for _, splits in SETS for text in splits[split]]
+        # The voices, each with enough questions for its own figure.
+        for voice in ("short", "long_story", "third_person", "older_adult", "texting", "typos", "two_sentences"):
+            assert in_split.count(voice) >= 20, (split, voice)
+
+
+def test_the_report_counts_each_question_once_per_label_and_once_per_voice():
+    labels = {text: label for label, splits in SETS for text in splits["all"]}
+    report, totals = understanding_report(lambda text: labels[text] if len(text) % 3 else "nlu_fallback", "test")
+    voices = nlu_eval_voices()
+    expected_n = sum(len(splits["test"]) for _, splits in SETS)
+    clarified = sum(1 for _, splits in SETS for text in splits["test"] if len(text) % 3 == 0)
+    assert totals == {"n": expected_n, "right": expected_n - clarified, "clarify": clarified, "wrong": 0}
+    texting = [text for _, splits in SETS for text in splits["test"] if voices[text] == "texting"]
+    texting_clarified = sum(1 for text in texting if len(text) % 3 == 0)
+    row = next(line for line in report.splitlines() if line.startswith("texting "))
+    assert row.split()[1:] == [str(len(texting)), str(len(texting) - texting_clarified), str(texting_clarified), "0"]
 
 
 @pytest.mark.slow
