@@ -112,6 +112,15 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         [_lower("selfharm", "self-harm", "selfharming", "self-harming")],
         [_lower("till", "until", "til"), _ANY_UP_TO_2, _lemma("bleed")],
     ],
+    # Ways of dying named as such, however the sentence is framed ("does slitting your
+    # wrists actually work or is that a myth"): the classifier's score still has to reach
+    # matcher_threshold, so "I cut my wrist on a glass" needs more than these words.
+    "method": [
+        [_lemma("slit", "slash", "cut", "open"), _ANY_UP_TO_2, _lower("wrist", "wrists", "vein", "veins")],
+        [_lower("noose", "nooses")],
+        [_lemma("hang"), _lower("yourself", "oneself", "urself", "themselves", "themself")],
+        [_lemma("bleed"), _lower("out")],
+    ],
     "overdose": [
         [_lower("i", "i've", "ive"), _ANY_UP_TO_2, _lower("overdosed", "od'd", "oded")],
         [_lemma("take", "swallow"), _ANY_UP_TO_2, _lower("too"), _lower("many", "much")],
