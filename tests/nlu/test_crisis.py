@@ -45,6 +45,9 @@ def nlp():
         "I'm not sure about TMS but I want to end my life",
         "I'm not suicidal but I keep hurting myself",
         "might just off myself tbh",
+        "does slitting ur wrists actually work or is that a myth",
+        "how long does it take to bleed out",
+        "what knot do you use for a noose",
     ],
 )
 def test_crisis_language_is_matched(nlp, text):
@@ -69,6 +72,8 @@ def test_crisis_language_is_matched(nlp, text):
         "the clinic is 30 kms from my house",
         "KMS are my initials, is that a problem on the form?",
         "I took the day off myself, can I book a session this afternoon?",
+        "my wrist hurts from the armrest, can it be moved?",
+        "do I hang my coat up before the session",
     ],
 )
 def test_figurative_and_negated_language_is_not_matched(nlp, text):
@@ -132,6 +137,8 @@ def test_calm_past_history_gets_the_ordinary_answer_with_a_caution_entity(nlp):
         "is it bad to take too many sessions in a week?",
         "should I take a bottle of water to my session?",
         "I take 12 pills a day for my heart, can I have TMS?",
+        # A way of dying named in an ordinary sentence: the classifier must agree.
+        "I cut my wrist on a broken glass, can I still have my session?",
     ],
 )
 def test_a_weak_phrase_alone_does_not_bring_the_crisis_reply(nlp, text):
