@@ -184,7 +184,7 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
         for text in family.split(split):
             d = parse(text).get("crisis") or {}
             rows.append((family.type, d.get("score", 0.0), d.get("part_score", 0.0), d.get("patterns") or [],
-                         d.get("classifier_intent"), d.get("resolved_history", False)))
+                         d.get("classifier_intent"), d.get("resolved_history", False), d.get("ordinary_reading", 0.0)))
     # Parts are only scored by a model whose part_threshold is on (<= 1): with it off, every
     # part score reads 0, and a lower part_threshold would look free when it is not.
     parts_scored = any(row[2] > 0 for row in rows)
@@ -195,13 +195,14 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
         "intent_threshold": [0.1, 0.2, 0.3, 0.4, 0.5, 1.01],
         "resolved_threshold": [0.7, 0.8],
         "retracted_threshold": [0.0, 0.7],
+        "ordinary_reading_threshold": [0.5, 0.8, 0.9, 1.01],
     }
     results = []
     for values in itertools.product(*grid.values()):
         config = {**CrisisLanguageDetector.get_default_config(), **dict(zip(grid, values, strict=True))}
         missed = false_alarms = 0
-        for kind, score, part, patterns, intent, resolved in rows:
-            flagged = decide(score, part, "self", patterns, intent, config, resolved) in KINDS
+        for kind, score, part, patterns, intent, resolved, ordinary_reading in rows:
+            flagged = decide(score, part, "self", patterns, intent, config, resolved, ordinary_reading) in KINDS
             missed += kind == "crisis" and not flagged
             false_alarms += kind == "lookalike" and flagged
         results.append((missed, false_alarms, config))

@@ -39,7 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
-from bot.nlu.intents import demote_intent, override_intent
+from bot.nlu.intents import ORDINARY_READING_KEY, demote_intent, override_intent
 from bot.nlu.minilm import shared_encoder
 from bot.nlu.sentence_embeddings import message_embedding
 from bot.nlu.surface import SurfaceFeatures
@@ -340,6 +340,7 @@ class CrisisDecision:
     patterns: List[Text]
     classifier_intent: Optional[Text] = None  # what the classifier and guards said before this
     resolved_history: bool = False
+    ordinary_reading: float = 0.0  # the meaning vote's probability of its likeliest ordinary label
 
     @property
     def is_crisis(self) -> bool:
@@ -348,7 +349,8 @@ class CrisisDecision:
     def as_dict(self) -> Dict[Text, Any]:
         return {"score": round(self.score, 4), "part_score": round(self.part_score, 4),
                 "kind": self.kind, "patterns": self.patterns,
-                "classifier_intent": self.classifier_intent, "resolved_history": self.resolved_history}
+                "classifier_intent": self.classifier_intent, "resolved_history": self.resolved_history,
+                "ordinary_reading": round(self.ordinary_reading, 4)}
 
 
 def decide(
@@ -359,6 +361,7 @@ def decide(
     predicted_intent: Optional[Text],
     config: Dict[Text, Any],
     resolved: bool = False,
+    ordinary_reading: float = 0.0,
 ) -> Text:
     """The decision rule: crisis kind, CAUTION or NOT_CRISIS (thresholds from config.yml).
 
@@ -374,6 +377,12 @@ def decide(
     if predicted_intent == RETRACTED_INTENT and score < config["retracted_threshold"]:
         return NOT_CRISIS
     if score >= config["threshold"] or part_score >= config["part_threshold"]:
+        if (not patterns and score < config["ordinary_veto_below"] and part_score < config["part_threshold"]
+                and ordinary_reading >= config["ordinary_reading_threshold"]):
+            # A borderline score, no crisis phrase, and the intent classifier (trained with
+            # crisis as one of its labels) sure of an ordinary question: the ordinary
+            # answer, with the standing crisis line.
+            return CAUTION
         return kind
     if patterns and score >= config["matcher_threshold"]:
         return kind
@@ -422,6 +431,12 @@ class CrisisLanguageDetector(GraphComponent):
             # reply to 19 of 20 overdoses (14 by the likeliest kind) and moved at most two
             # messages of another family, to the emergency reply.
             "medical_kind_threshold": 0.2,
+            # A score below `ordinary_veto_below` with no crisis phrase gets the ordinary
+            # answer and the standing crisis line (not the crisis reply) when the meaning
+            # vote reads an ordinary question with at least `ordinary_reading_threshold`
+            # (its own probability, before any guard). Above 1: off.
+            "ordinary_reading_threshold": 1.01,
+            "ordinary_veto_below": 0.6,
         }
 
     def __init__(
@@ -645,8 +660,9 @@ class CrisisLanguageDetector(GraphComponent):
         if "overdose" in patterns and kind == "self":
             kind = "medical"
         resolved = resolved_history(message.get(TEXT) or "")
-        verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved)
-        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved)
+        ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
+        verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary)
+        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

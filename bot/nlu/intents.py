@@ -7,6 +7,11 @@ from typing import Text
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+# Where the meaning vote (bot/nlu/meaning_vote.py) leaves its own probability for the likeliest
+# ordinary reading (any label but crisis), before any guard overrides the intent; the crisis
+# detector reads it as a third opinion. Not part of the parse result.
+ORDINARY_READING_KEY = "ordinary_reading_probability"
+
 
 def override_intent(message: Message, name: Text) -> None:
     """Makes `name` the intent (confidence 1.0, first in the ranking) and drops any FAQ

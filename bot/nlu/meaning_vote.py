@@ -37,6 +37,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.sentence_embeddings import message_embedding
 from bot.nlu.surface import SurfaceFeatures
 
@@ -231,6 +232,7 @@ class MeaningVote(GraphComponent):
             ranking = [(label, score) for label, score in full if label not in CRISIS_INTENTS]
             if not ranking:
                 continue
+            message.set(ORDINARY_READING_KEY, ranking[0][1])
             self._apply(message, ranking)
             if intent.get("name") in CRISIS_INTENTS:
                 # The crisis reading stays first, for the crisis detector; if the detector

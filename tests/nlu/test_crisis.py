@@ -214,6 +214,28 @@ def test_the_decision_rule(score, part, patterns, intent, resolved, expected):
     assert decide(score, part, "self", patterns, intent, CONFIG, resolved) == expected
 
 
+VETO = {**CONFIG, "threshold": 0.4, "ordinary_reading_threshold": 0.8, "ordinary_veto_below": 0.6}
+
+
+@pytest.mark.parametrize(
+    ("score", "patterns", "ordinary", "expected"),
+    [
+        (0.45, [], 0.9, "caution"),  # borderline, no phrase, surely ordinary: ordinary answer
+        (0.45, [], 0.79, "self"),  # the classifier not sure enough
+        (0.6, [], 0.99, "self"),  # not borderline
+        (0.45, ["end_it"], 0.9, "self"),  # a crisis phrase: no veto
+        (0.05, ["kill_myself"], 0.99, "self"),  # a decisive phrase: no veto
+        (0.1, [], 0.9, "none"),
+    ],
+)
+def test_a_sure_ordinary_reading_turns_a_borderline_score_into_a_caution(score, patterns, ordinary, expected):
+    assert decide(score, 0.0, "self", patterns, "faq", VETO, False, ordinary) == expected
+
+
+def test_the_veto_is_off_by_default():
+    assert decide(0.45, 0.0, "self", [], "faq", {**CONFIG, "threshold": 0.4}, False, 1.0) == "self"
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -228,3 +228,15 @@ def test_alone_an_unsure_crisis_reading_is_not_passed_on(tmp_path):
     sure = unparsed("i cant do this anymore", [0, 0, 0, 1])
     vote.process([sure])
     assert sure.get("intent")["name"] == "crisis"
+
+
+def test_alone_it_leaves_its_likeliest_ordinary_reading_for_the_crisis_detector(alone_vote):
+    from bot.nlu.intents import ORDINARY_READING_KEY
+
+    ordinary = unparsed("how long is a session", [1, 0, 0, 0])
+    crisis = unparsed("i cant do this anymore", [0, 0, 0, 1])
+    alone_vote.process([ordinary, crisis])
+    assert ordinary.get(ORDINARY_READING_KEY) == pytest.approx(np.exp(4) / (np.exp(4) + 3))
+    # Crisis read first: the likeliest ordinary label is one of the three at exp(0).
+    assert crisis.get(ORDINARY_READING_KEY) == pytest.approx(1 / (np.exp(4) + 3))
+    assert ORDINARY_READING_KEY not in ordinary.as_dict(only_output_properties=True)  # not in the parse result
