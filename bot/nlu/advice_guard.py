@@ -60,7 +60,13 @@ ADVICE_SUITABILITY: Pattern[Text] = re.compile(
     r"|\bwill (?:tms|it|this|the treatment) (?:help|work for|fix|cure) me\b"
 )
 
-GUARDED_INTENTS = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME, "advice_medication", "advice_suitability", "advice_health_condition"}
+# Only an FAQ answer or "did you mean...?" is turned into advice. When the classifier already
+# chose an advice reply it keeps its choice: it was trained on hundreds of advice questions,
+# and these phrases cannot tell "is it safe for me to continue with my amitriptyline" (the
+# medicines advice) from a question about suitability as well as it can (on the dev and
+# test splits of tests/data/nlu_eval, switching between advice replies by these phrases got
+# two right answers wrong and none wrong answers right).
+GUARDED_INTENTS = {"faq", DEFAULT_NLU_FALLBACK_INTENT_NAME}
 
 
 def personal_advice_intent(text: Text) -> Optional[Text]:

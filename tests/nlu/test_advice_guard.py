@@ -58,7 +58,13 @@ def test_an_faq_prediction_about_own_medicines_becomes_advice_without_an_faq_ans
     assert processed.get("response_selector") == {}
 
 
-@pytest.mark.parametrize("intent", ["greet", "thank", "crisis", "talk_to_human", "out_of_scope"])
+def test_a_fallback_about_own_medicines_becomes_advice():
+    [processed] = PersonalAdviceGuard().process([message("should I stop my meds?", "nlu_fallback")])
+    assert processed.get("intent") == {"name": "advice_medication", "confidence": 1.0}
+
+
+@pytest.mark.parametrize("intent", ["greet", "thank", "crisis", "talk_to_human", "out_of_scope", "advice_medication"])
 def test_other_intents_are_left_alone(intent):
-    [processed] = PersonalAdviceGuard().process([message("should I stop my meds?", intent)])
+    # The classifier's own advice choice stands too, even where a phrase suggests another.
+    [processed] = PersonalAdviceGuard().process([message("is it safe for me to keep on my meds? should I start TMS?", intent)])
     assert processed.get("intent")["name"] == intent
