@@ -158,6 +158,7 @@ class MeaningVote(GraphComponent):
         if len(set(labels)) < 2:
             return self._resource
         features = np.stack([message_embedding(m) for m in examples])
+        dimensions = features.shape[1]  # the embedding's columns, first in every row
         if self._config["surface"]:
             texts = [m.get(TEXT) for m in examples]
             self._surface = SurfaceFeatures().fit(texts)
@@ -167,7 +168,7 @@ class MeaningVote(GraphComponent):
             # block (bot/nlu/linear.py): 45 s instead of 55 s.
             classes, coef, intercept = fit_multinomial_logistic(
                 features, labels, self._config["C"], self._config["max_iter"],
-                dense_columns=features.shape[1] - (self._surface.width if self._surface else 0),
+                dense_columns=dimensions,
                 memory=self._config["solver_memory"],
             )
         else:

@@ -45,11 +45,6 @@ class SurfaceFeatures:
         self.key = digest.hexdigest()
         return self
 
-    @property
-    def width(self) -> int:
-        """The number of n-gram columns (after the embedding's)."""
-        return len(self.words.vocabulary_) + len(self.characters.vocabulary_)
-
     def transform(self, texts: List[Text], embeddings: np.ndarray) -> Any:
         from scipy.sparse import csr_matrix, hstack
 
