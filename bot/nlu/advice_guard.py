@@ -24,6 +24,7 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import override_intent
 
 _MEDICINE = r"(?:meds?|medications?|medicines?|pills?|tablets?|antidepressants?|prescriptions?|dose|dosage|ssris?|[a-z]+(?:ine|am|ide|one|pram))"
@@ -86,7 +87,7 @@ def personal_advice_intent(text: Text) -> Optional[Text]:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class PersonalAdviceGuard(GraphComponent):
+class PersonalAdviceGuard(PackageFingerprinted, GraphComponent):
     """Sets an `advice_*` intent when an FAQ-looking message asks about the person's own care."""
 
     @classmethod

@@ -20,11 +20,13 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.code_version import PackageFingerprinted
+
 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False
 )
-class TypedCommandGuard(GraphComponent):
+class TypedCommandGuard(PackageFingerprinted, GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"allowed_commands": ["/greet"]}

@@ -39,6 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
+from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import ORDINARY_READING_KEY, demote_intent, override_intent
 from bot.nlu.minilm import shared_encoder
 from bot.nlu.sentence_embeddings import message_embedding
@@ -396,7 +397,7 @@ def decide(
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
-class CrisisLanguageDetector(GraphComponent):
+class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
     """Sets the intent to `crisis` (with its kind) when the message is crisis language."""
 
     @staticmethod

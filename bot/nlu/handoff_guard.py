@@ -19,6 +19,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import override_intent
 
 HANDOFF_INTENT = "talk_to_human"
@@ -40,7 +41,7 @@ def asks_for_a_person(text: Text) -> bool:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class HumanRequestGuard(GraphComponent):
+class HumanRequestGuard(PackageFingerprinted, GraphComponent):
     """Sets `talk_to_human` when a message explicitly asks for a person."""
 
     @classmethod

@@ -18,6 +18,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.code_version import PackageFingerprinted
+
 REGION_ENTITY = "region"
 SUPPORTED_REGIONS = {"US", "CA", "GB", "IE", "AU"}
 # The responses' variations without a region condition are the US ones (with a pointer for
@@ -41,7 +43,7 @@ def region_of(locale: Any) -> Optional[Text]:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
-class RegionFromMetadata(GraphComponent):
+class RegionFromMetadata(PackageFingerprinted, GraphComponent):
     @classmethod
     def create(
         cls,

@@ -37,6 +37,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.linear import fit_multinomial_logistic
 from bot.nlu.sentence_embeddings import message_embedding
@@ -57,7 +58,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
-class MeaningVote(GraphComponent):
+class MeaningVote(PackageFingerprinted, GraphComponent):
     """Classifies intents and FAQ answers from the embedding and n-grams; answers or asks again."""
 
     @staticmethod

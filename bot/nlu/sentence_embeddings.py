@@ -21,6 +21,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.minilm import MiniLMEncoder, shared_encoder
 
 # Where the vector is kept on a message (not part of the parse result).
@@ -48,7 +49,7 @@ class HashedVector(np.ndarray):
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
 )
-class SentenceEmbeddingFeaturizer(GraphComponent):
+class SentenceEmbeddingFeaturizer(PackageFingerprinted, GraphComponent):
     """Adds a unit-length 384-dimensional embedding of the whole text to each message."""
 
     @staticmethod

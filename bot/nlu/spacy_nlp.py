@@ -22,6 +22,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.utils import spacy_utils
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.code_version import PackageFingerprinted
+
 UNUSED_PIPES = ("ner",)
 
 
@@ -30,7 +32,7 @@ UNUSED_PIPES = ("ner",)
     is_trainable=False,
     model_from="SpacyNLP",
 )
-class SpacyNLP(spacy_utils.SpacyNLP):
+class SpacyNLP(PackageFingerprinted, spacy_utils.SpacyNLP):
     """Provides the spaCy model to the tokenizer and featurizer, with unused pipes disabled."""
 
     @staticmethod

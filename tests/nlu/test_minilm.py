@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from bot.nlu.minilm import MiniLMEncoder, model_zip_path
+from bot.nlu.minilm import MiniLMEncoder, _gelu, model_zip_path
 
 SENTENCES = [
     "hi",
@@ -96,3 +96,11 @@ def test_meaning_is_closer_than_wording(encoder):
 
 def test_no_text_gives_an_empty_matrix(encoder):
     assert encoder.encode([]).shape == (0, 384)
+
+
+def test_gelu_is_close_to_the_exact_one_and_saturates_without_overflow_warnings():
+    x = np.array([-100.0, -20.0, -3.0, -1.0, 0.0, 0.5, 2.0, 20.0, 100.0], dtype=np.float32)
+    exact = 0.5 * x * (1 + erf(x / np.sqrt(2)))
+    # Warnings are errors in this suite: an overflow in exp would fail here.
+    assert np.allclose(_gelu(x), exact, atol=5e-4)
+    assert _gelu(x).dtype == np.float32
