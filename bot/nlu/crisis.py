@@ -197,6 +197,29 @@ def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     return True
 
 
+# "die of embarrassment", "died laughing", "died a death": idioms, not a wish to die.
+_IDIOM_CAUSES = {"embarrassment", "boredom", "shame", "curiosity", "laughter", "laughing", "cringe",
+                 "envy", "jealousy", "excitement", "anticipation", "suspense", "happiness"}
+# "could TMS make someone want to die?": a worry about a side effect, not the writer's wish
+# ("it makes me want to die" is still matched).
+_OTHER_PEOPLE = {"someone", "somebody", "anyone", "anybody", "people", "you", "u", "patients", "them",
+                 "her", "him", "one"}
+
+
+def _not_a_wish_to_die(doc: Doc, start: int, end: int) -> bool:
+    """True for a "want to die" match that is an idiom, a thing wearing out ("my phone is
+    gonna die") or a question about what TMS might make other people feel."""
+    following = [token.lower_ for token in doc[end : end + 3]]
+    if following and (following[0] in {"laughing", "laughin"} or following[:2] == ["a", "death"]
+                      or (following[0] in {"of", "from", "with"} and _IDIOM_CAUSES & set(following[1:]))):
+        return True
+    # "X is going to die" / "X's gonna die": a third-person or thing subject ("I'm gonna
+    # die" and a dropped subject, "gonna die tonight", stay matched).
+    if doc[start].lemma_ == "go" and start > 0 and doc[start - 1].lower_ in {"is", "'s", "s", "are", "was", "were"}:
+        return True
+    return start >= 2 and doc[start - 1].lower_ in _OTHER_PEOPLE and doc[start - 2].lemma_ in {"make", "cause"}
+
+
 def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) -> List[Tuple[Text, bool]]:
     """(pattern name, negated?) for each crisis phrase in `doc`, negatable ones dropped."""
     matcher = matcher or _build_matcher(doc)
@@ -205,6 +228,8 @@ def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) 
         name = doc.vocab.strings[match_id]
         negated = _is_negated(doc, start)
         if name in NEGATABLE_PATTERNS and negated:
+            continue
+        if name == "want_to_die" and _not_a_wish_to_die(doc, start, end):
             continue
         if name == "overdose" and not _counted_overdose(doc, start, end):
             continue

@@ -265,6 +265,28 @@ def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
     assert resolved_history(text)
 
 
+@pytest.mark.parametrize("text", [
+    "5 days a week for 6 weeks?? my calendar is gonna die lol",
+    "my phone's going to die, can I charge it in the treatment room?",
+    "I nearly wanted to die of embarrassment when I fell asleep in the chair",
+    "my son was ready to die laughing at my TMS cap",
+    "My get-up-and-go died a death years ago, will TMS bring it back?",
+    "could tms make someone want to die? is that a side effect",
+    "she's scared TMS could make her want to die, is that known?",
+])
+def test_idioms_and_worries_about_others_are_not_a_wish_to_die(nlp, text):
+    assert "want_to_die" not in crisis_matches(nlp(text), text=text)
+
+
+@pytest.mark.parametrize("text", [
+    "i want to die", "gonna die tonight, sorry", "I'm going to die tonight and nobody will care",
+    "it makes me want to die", "my husband makes me want to die", "he wants to die",
+    "i want to die of this pain", "I am ready to die", "I wish I could die in my sleep",
+])
+def test_a_wish_to_die_is_still_matched(nlp, text):
+    assert "want_to_die" in crisis_matches(nlp(text), text=text)
+
+
 @pytest.mark.parametrize("text", ["finally done with the forms, what's next", "all done with the course, bye",
                                   "how many sessions until i'm done with tms"])
 def test_done_with_something_is_not_ending_a_life(nlp, text):
