@@ -40,12 +40,14 @@ def fit_multinomial_logistic(
 
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
     n, k = len(y), len(classes)
-    if not issparse(features):
-        features, dense_columns = csr_matrix(features), features.shape[1]
-    features = features.tocsr()
-    dense = features[:, :dense_columns].toarray() if dense_columns else np.zeros((n, 0))
-    sparse = features[:, dense_columns:].tocsr()
-    columns = features.shape[1]
+    if issparse(features):
+        features = features.tocsr()
+        dense = features[:, :dense_columns].toarray() if dense_columns else np.zeros((n, 0))
+        sparse = features[:, dense_columns:].tocsr()
+    else:  # all columns dense: no sparse block
+        dense, dense_columns = np.asarray(features), features.shape[1]
+        sparse = csr_matrix((n, 0), dtype=dense.dtype)
+    columns = dense_columns + sparse.shape[1]
     onehot = np.zeros((n, k))
     onehot[np.arange(n), y] = 1.0
 
