@@ -40,6 +40,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.linear import fit_multinomial_logistic
+from bot.nlu.minilm import MiniLMEncoder, shared_encoder
+from bot.nlu.noise import noisy_copy
 from bot.nlu.sentence_embeddings import message_embedding
 from bot.nlu.surface import SurfaceFeatures
 
@@ -86,6 +88,9 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             "max_iter": 3000,
             # The corrections L-BFGS keeps (scikit-learn's default: 10). See bot/nlu/linear.py.
             "solver_memory": 10,
+            # Train on a noisy copy of every example as well (bot/nlu/noise.py: shorthand,
+            # typos), embedded like the others; the n-grams' vocabulary stays the originals'.
+            "noisy_copies": False,
         }
 
     def __init__(
@@ -97,6 +102,7 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
         coef: Optional[np.ndarray] = None,
         intercept: Optional[np.ndarray] = None,
         surface: Optional[SurfaceFeatures] = None,
+        encoder: Optional[MiniLMEncoder] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -105,6 +111,14 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
         self._coef = coef
         self._intercept = intercept
         self._surface = surface
+        self._encoder = encoder
+
+    @property
+    def encoder(self) -> MiniLMEncoder:
+        """The sentence embedding's encoder, for the noisy copies (the featurizer's own)."""
+        if self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder
 
     @classmethod
     def create(
@@ -158,11 +172,21 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
         labels = [self.label_of(m) for m in examples]
         if len(set(labels)) < 2:
             return self._resource
+        texts = [m.get(TEXT) for m in examples]
         features = np.stack([message_embedding(m) for m in examples])
         dimensions = features.shape[1]  # the embedding's columns, first in every row
         if self._config["surface"]:
-            texts = [m.get(TEXT) for m in examples]
+            # Fitted on the examples as written: the same n-grams as the crisis detector's,
+            # so one message's row serves both (bot/nlu/surface.py).
             self._surface = SurfaceFeatures().fit(texts)
+        if self._config["noisy_copies"]:
+            copies = [(noisy_copy(text), label) for text, label in zip(texts, labels)]
+            copies = [(copy, label) for (copy, label), text in zip(copies, texts) if copy != text]
+            if copies:
+                features = np.vstack([features, self.encoder.encode([copy for copy, _ in copies])])
+                texts = texts + [copy for copy, _ in copies]
+                labels = labels + [label for _, label in copies]
+        if self._surface is not None:
             features = self._surface.transform(texts, features)
         if self._config["class_weight"] is None:
             # The same model as scikit-learn's, fitted with the embedding's columns as a dense

@@ -240,3 +240,59 @@ def test_alone_it_leaves_its_likeliest_ordinary_reading_for_the_crisis_detector(
     # Crisis read first: the likeliest ordinary label is one of the three at exp(0).
     assert crisis.get(ORDINARY_READING_KEY) == pytest.approx(1 / (np.exp(4) + 3))
     assert ORDINARY_READING_KEY not in ordinary.as_dict(only_output_properties=True)  # not in the parse result
+
+
+class RecordingEncoder:
+    """Stands in for MiniLM: remembers what it was asked to embed, returns the label's axis."""
+
+    def __init__(self) -> None:
+        self.texts = []
+
+    def encode(self, texts):
+        self.texts.extend(texts)
+        return np.stack([np.eye(3, dtype=np.float32)[0 if "sesh" in t or "session" in t else 1] for t in texts])
+
+
+def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
+    from bot.nlu.noise import noisy_copy
+
+    storage = LocalModelStorage(tmp_path)
+    originals = {
+        "faq/session_length": ["How long is each session?", "How many minutes does a session take?"],
+        "faq/side_effects": ["What are the side effects?", "Are there any unpleasant effects?"],
+    }
+    examples = []
+    for label, texts in originals.items():
+        for text in texts:
+            message = Message(data={"text": text, "intent": "faq", "intent_response_key": label})
+            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[0 if label.endswith("length") else 1])
+            examples.append(message)
+    encoder = RecordingEncoder()
+    config = {**MeaningVote.get_default_config(), "noisy_copies": True, "surface": True}
+    vote = MeaningVote(config, storage, Resource("vote"), encoder=encoder)
+    vote.train(TrainingData(examples))
+    expected = [noisy_copy(m.get("text")) for m in examples]
+    assert encoder.texts == [c for c, m in zip(expected, examples) if c != m.get("text")]
+    assert encoder.texts, "every example here is long enough for its copy to differ"
+    # The n-grams' vocabulary is the examples' as written, not the copies' typos.
+    vocabulary = set(vote._surface.words.vocabulary_)
+    assert {"how", "session", "side", "effects"} <= vocabulary
+    typo_words = {w for c in encoder.texts for w in c.lower().split()} - {
+        w for m in examples for w in m.get("text").lower().replace("?", " ").split()
+    }
+    assert typo_words and not (typo_words & vocabulary)
+
+
+def test_without_noisy_copies_nothing_is_embedded_again(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    examples = []
+    for label, axis in (("faq/session_length", 0), ("faq/side_effects", 1)):
+        for text in ("one example", "another example"):
+            message = Message(data={"text": f"{text} {axis}", "intent": "faq", "intent_response_key": label})
+            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[axis])
+            examples.append(message)
+    encoder = RecordingEncoder()
+    MeaningVote(MeaningVote.get_default_config(), storage, Resource("vote"), encoder=encoder).train(
+        TrainingData(examples)
+    )
+    assert encoder.texts == []
