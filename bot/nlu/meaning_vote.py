@@ -180,8 +180,11 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             # so one message's row serves both (bot/nlu/surface.py).
             self._surface = SurfaceFeatures().fit(texts)
         if self._config["noisy_copies"]:
-            copies = [(noisy_copy(text), label) for text, label in zip(texts, labels)]
-            copies = [(copy, label) for (copy, label), text in zip(copies, texts) if copy != text]
+            copies = [
+                (copy, label)
+                for text, label in zip(texts, labels, strict=True)
+                if (copy := noisy_copy(text)) != text
+            ]
             if copies:
                 features = np.vstack([features, self.encoder.encode([copy for copy, _ in copies])])
                 texts = texts + [copy for copy, _ in copies]

@@ -272,7 +272,7 @@ def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
     vote = MeaningVote(config, storage, Resource("vote"), encoder=encoder)
     vote.train(TrainingData(examples))
     expected = [noisy_copy(m.get("text")) for m in examples]
-    assert encoder.texts == [c for c, m in zip(expected, examples) if c != m.get("text")]
+    assert encoder.texts == [c for c, m in zip(expected, examples, strict=True) if c != m.get("text")]
     assert encoder.texts, "every example here is long enough for its copy to differ"
     # The n-grams' vocabulary is the examples' as written, not the copies' typos.
     vocabulary = set(vote._surface.words.vocabulary_)

@@ -16,7 +16,7 @@ SENTENCES = [
 def one_edit_apart(word: str, typo: str) -> bool:
     """A typo as noise.py makes them: a letter swapped with the next, missing, doubled or replaced."""
     if len(typo) == len(word):
-        diffs = [i for i, (a, b) in enumerate(zip(word, typo)) if a != b]
+        diffs = [i for i, (a, b) in enumerate(zip(word, typo, strict=True)) if a != b]
         swapped = len(diffs) == 2 and diffs[1] == diffs[0] + 1 and word[diffs[0]] == typo[diffs[1]]
         return len(diffs) == 1 or swapped
     shorter, longer = sorted((word, typo), key=len)
