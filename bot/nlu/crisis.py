@@ -327,7 +327,8 @@ _DISTANT_PAST = re.compile(
 )
 _RECOVERED = re.compile(
     r"\b(?:(?:been|i'?m|im|i am|now|now and|doing|feel|feeling|am)\s+(?:really |pretty |mostly |much )?"
-    r"(?:well|fine|ok|okay|good|great|stable|better|safe)|stable|recovered|recovery|resolved|"
+    r"(?:well|fine|ok|okay|good|great|stable|better|safe)|(?:well|fine|ok|okay|good|great|stable|safe) now|"
+    r"stable|recovered|recovery|resolved|"
     r"remission|healed|got through|worked through|came through|no longer|not since|none since|"
     r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
     r"different person|happily|back at work|moved on|long behind me|behind me|went away|"

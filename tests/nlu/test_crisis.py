@@ -259,6 +259,7 @@ def test_calm_past_history_is_recognised(text):
         "had dark suicidal thoughts during my last depression, got treated and all good since. does tms need a referral",
         "no self harm since 2015 :) what does a tms session feel like",
         "I overdosed during my first year at college and got help. Planning ahead: how long is a course?",
+        "overdosed at 16, I'm 50 and fine now. is tms ok with blood pressure pills?",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
