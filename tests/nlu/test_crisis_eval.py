@@ -78,8 +78,8 @@ FLOORS = {
     # split: (overall recall, recall in the weakest family, false alarms over the look-alikes,
     # crisis messages given the reply for their case: overdose -> emergency, someone else,
     # danger from others)
-    "test": (0.995, 0.96, 0.025, 0.92),  # measured 100%, 100%, 1.1%, 94.0% (99.7%, 96.7%, 1.1%, 93.6% on 4 December)
-    "holdout": (0.975, 0.9, 0.065, 0.93),  # measured 99.0%, 95.0% (direct, overdose), 5.8%, 94.5% (4 Dec: 99.0%, 5.0%, 95.5%)
+    "test": (0.995, 0.96, 0.025, 0.93),  # measured 100%, 100%, 1.1%, 95.0% (5 December; 4 Dec: 99.7%, 96.7%, 1.1%, 93.6%)
+    "holdout": (0.99, 0.9, 0.05, 0.94),  # measured 99.5%, 95.0% (overdose), 4.2%, 96.0% (5 December; 4 Dec: 99.0%, 5.8%, 94.5%)
 }
 
 
