@@ -503,6 +503,7 @@
 
     var pending = null;
     var notice = '';  // said before the next replies (after a clear: that it was deleted)
+    var sends = 0;  // messages sent so far: a rating lookup answered after the next one is stale
     var conv = createConversation({
       store: store,
       session: function () { return postJson(privacyUrl(cfg, 'session'), {}, SESSION_TIMEOUT_MS); },
@@ -514,6 +515,7 @@
       },
       on: function (type, ev) {
         if (type === 'sending') {
+          sends += 1;
           error.hidden = true;
           if (ev.display) pending = addBubble({ from: 'user', text: ev.display }, true);
           log.appendChild(typing);
@@ -579,7 +581,11 @@
     function offerRating(replies, bubbles) {
       var owner = conv.owner();
       if (!owner) return;
+      var turn = sends;
       postJson(privacyUrl(cfg, 'answer'), owner, cfg.timeoutMs).then(function (data) {
+        // The server names the conversation's latest answer: once another message has gone
+        // out, that may be the next turn's, and must not be offered under this turn's replies.
+        if (sends !== turn) return;
         var answer = answerOf(data, replies);
         if (!answer || !bubbles[answer.index] || !bubbles[answer.index].parentNode) return;
         replies[answer.index].ts = answer.ts;

@@ -258,6 +258,35 @@ def test_no_rating_under_a_crisis_reply(page: Any) -> None:
     assert page.evaluate("document.querySelector('.tms-rate').previousElementSibling.textContent") == f"Assistant: {ANSWER}"
 
 
+def test_a_rating_lookup_answered_after_the_next_message_is_not_put_under_its_turn(page: Any) -> None:
+    """The server names the conversation's latest answer; a lookup for the crisis turn that is
+    answered only after the next question (the FAQ answer) must not rate the crisis reply."""
+    held: list = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/privacy/api/answer", hold_the_first)
+    page.click(".tms-launcher")
+    page.wait_for_selector(f".tms-log .tms-bot >> text={GREETING}")
+    ask(page, "I can't go on", 1)
+    for _ in range(200):  # the crisis turn's lookup reaches the route before the next question
+        if held:
+            break
+        page.wait_for_timeout(50)
+    ask(page, QUESTION, 2)
+    page.wait_for_selector(".tms-rate")
+    assert len(held) == 1, "the crisis turn's lookup was held"
+    with page.expect_response("**/privacy/api/answer"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer's handler runs after its body is read
+    assert page.locator(".tms-rate").count() == 1, "only under the FAQ answer"
+    assert page.evaluate("document.querySelector('.tms-rate').previousElementSibling.textContent") == f"Assistant: {ANSWER}"
+
+
 def test_escape_closes_the_options_then_the_panel(page: Any) -> None:
     page.click(".tms-launcher")
     page.wait_for_selector(".tms-options")
