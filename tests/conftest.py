@@ -48,6 +48,17 @@ def no_assistant_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+def wait_until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """The condition's first truthy value, or its last value once `timeout` seconds have
+    passed (for what servers do in the background after they have answered)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
 def load_yaml(path: Path) -> Dict[str, Any]:
     with path.open(encoding="utf-8") as file:
         return yaml.safe_load(file) or {}

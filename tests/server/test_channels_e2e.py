@@ -30,7 +30,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.server.channels.inbound import MAX_JSON_DEPTH
 from bot.server.processes import AssistantServers, free_port
-from tests.conftest import PROJECT_ROOT, load_yaml
+from tests.conftest import PROJECT_ROOT, load_yaml, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -362,11 +362,7 @@ def test_telegram_webhook_is_registered_with_the_secret_at_start(servers, fakes)
     telegram, _ = fakes
     # Registered by a server-start listener, which may still be running when the server
     # already answers (the suite once saw no call yet on a loaded machine).
-    deadline = time.monotonic() + 30
-    while not (calls := [c["params"] for c in telegram.snapshot() if c["method"] == "setWebhook"]):
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    calls = wait_until(lambda: [c["params"] for c in telegram.snapshot() if c["method"] == "setWebhook"], timeout=30)
     assert calls, "setWebhook was not called"
     assert calls[0]["url"] == f"{servers.rasa_url}/webhooks/telegram/webhook"
     assert calls[0]["secret_token"] == TELEGRAM_SECRET
@@ -863,10 +859,7 @@ def test_a_professional_takes_over_on_the_same_channel(servers, fakes, clinic_we
     connected = domain["responses"]["utter_handoff_connected"][0]["text"].format(handoff_wait="as soon as one is free")
     first = say(ask)
     assert connected in "\n\n".join(first)
-    deadline = time.monotonic() + 15
-    while not open_handoff_of(servers, sender) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    handoff = open_handoff_of(servers, sender)
+    handoff = wait_until(lambda: open_handoff_of(servers, sender))
     assert handoff.channel == ("telegram" if platform == "telegram" else "twilio")
 
     alice = Professional(servers)
@@ -880,10 +873,7 @@ def test_a_professional_takes_over_on_the_same_channel(servers, fakes, clinic_we
     assert say("how long is a session?") == []  # Alice has the conversation
     crisis = say("i want to end my life tonight")
     assert crisis and CRISIS_LINE in crisis[0]
-    deadline = time.monotonic() + 15  # the broker marks it urgent in the background
-    while not open_handoff_of(servers, sender).urgent and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert open_handoff_of(servers, sender).urgent
+    assert wait_until(lambda: open_handoff_of(servers, sender).urgent)  # marked in the background
 
     before = calls()
     alice.act(handoff.ref, "resolve")

@@ -22,7 +22,7 @@ import requests
 
 from bot.server.processes import AssistantServers, free_port
 from tests.browser import wait_for
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -543,17 +543,6 @@ def test_a_professional_answers_in_the_widget_and_crisis_replies_never_wait(new_
     finally:
         with sqlite3.connect(servers.db) as db:  # the other tests here expect no staff
             db.execute("DELETE FROM staff_accounts")
-
-
-def wait_until(condition: Any, timeout: float = 15.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_a_person_clears_the_conversation_and_it_is_gone_from_the_database(new_page, servers) -> None:

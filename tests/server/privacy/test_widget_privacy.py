@@ -272,11 +272,8 @@ def test_a_rating_lookup_answered_after_the_next_message_is_not_put_under_its_tu
     page.route("**/privacy/api/answer", hold_the_first)
     page.click(".tms-launcher")
     page.wait_for_selector(f".tms-log .tms-bot >> text={GREETING}")
-    ask(page, "I can't go on", 1)
-    for _ in range(200):  # the crisis turn's lookup reaches the route before the next question
-        if held:
-            break
-        page.wait_for_timeout(50)
+    with page.expect_request("**/privacy/api/answer"):  # the crisis turn's lookup, held
+        ask(page, "I can't go on", 1)
     ask(page, QUESTION, 2)
     page.wait_for_selector(".tms-rate")
     assert len(held) == 1, "the crisis turn's lookup was held"
