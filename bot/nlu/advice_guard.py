@@ -57,7 +57,12 @@ ADVICE_SUITABILITY: Pattern[Text] = re.compile(
     r"\b(?:am i|would i|could i|will i|do i|i'd|i would)\b[^.?!]{0,25}"
     r"\b(?:a candidate|a good candidate|eligible|qualify|suitable|a good fit|the right person)\b"
     r"|\b(?:right|good|suitable|safe|worth it|a good idea|an option|the answer|appropriate)\s+for\s+me\b"
-    r"|\bshould i\s+(?:try|get|have|do|start|go for|book|consider)\b"
+    # "should I try TMS?", "should I have the treatment?"; not "what should I do if I miss a
+    # session?", "should I have breakfast before it?" or "should I get a ride home after?"
+    # (session logistics, which the FAQ answers).
+    r"|\bshould i\s+(?:try|get|have|do|start|go for|go ahead with|go through with|consider|choose|pick)\s+"
+    r"(?:\w+\s+){0,2}?(?:tms|rtms|it|this|that|treatment|therapy|magnetic|procedure|ect)\b"
+    r"(?!\s+(?:before|after|first|during|between))"
     r"|\bwill (?:tms|it|this|the treatment) (?:help|work for|fix|cure) me\b"
 )
 

@@ -260,6 +260,9 @@ def is_crisis(
     return not (predicted_intent == RETRACTED_INTENT and all(negated for _, negated in found))
 
 
+# Asking how much of a drug kills, or the surest way to die, is never an ordinary question.
+NEVER_VETOED_PATTERNS = frozenset({"means_seeking"})
+
 KINDS = ("self", "medical", "someone_else", "unsafe")
 NOT_CRISIS = "none"
 CAUTION = "caution"
@@ -399,6 +402,15 @@ def decide(
     best = max(score, part_score)
     if resolved and score < config["resolved_threshold"]:
         return CAUTION
+    below_bar = score < config["threshold"] and part_score < config["part_threshold"]
+    if (patterns and below_bar and ordinary_reading >= config["matcher_veto_reading"]
+            and not set(patterns) & NEVER_VETOED_PATTERNS):
+        # A crisis phrase the classifier scores low, in a message the intent classifier is
+        # sure is an ordinary question: the phrase used as a topic, a figure of speech or a
+        # logistics question ("does TMS help with suicidal thoughts?", "I could kill myself
+        # for forgetting my insurance card lol, can I email it?"). The ordinary answer, with
+        # the standing crisis line.
+        return CAUTION
     if set(patterns) & set(config["decisive_patterns"]):
         return kind
     if predicted_intent == RETRACTED_INTENT and score < config["retracted_threshold"]:
@@ -464,6 +476,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # (its own probability, before any guard). Above 1: off.
             "ordinary_reading_threshold": 1.01,
             "ordinary_veto_below": 0.6,
+            # A crisis phrase with a score below `threshold` gets the ordinary answer and the
+            # standing crisis line when the meaning vote reads an ordinary question with at
+            # least this probability (means-seeking excepted). Above 1: off.
+            "matcher_veto_reading": 1.01,
         }
 
     def __init__(

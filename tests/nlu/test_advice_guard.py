@@ -19,6 +19,8 @@ from bot.nlu.advice_guard import PersonalAdviceGuard, personal_advice_intent
         ("is TMS right for me?", "advice_suitability"),
         ("nothing has helped my depression, am I a good candidate?", "advice_suitability"),
         ("should I try tms", "advice_suitability"),
+        ("Should I go ahead with the treatment my psychiatrist suggested?", "advice_suitability"),
+        ("should i get tms or ect", "advice_suitability"),
     ],
 )
 def test_questions_about_ones_own_care_get_the_advice_intent(text, intent):
@@ -37,6 +39,11 @@ def test_questions_about_ones_own_care_get_the_advice_intent(text, intent):
         "my mum has epilepsy, what is the seizure risk",
         "how long will i be in the chair",
         "what are the side effects",
+        # Session logistics with "should I": the FAQ answers these.
+        "What should I do if I miss an appointment?",
+        "should i have breakfast before my session",
+        "should I get someone to drive me home after",
+        "should I do anything to prepare for my first session",
     ],
 )
 def test_general_questions_pass_through(text):

@@ -232,6 +232,24 @@ def test_a_sure_ordinary_reading_turns_a_borderline_score_into_a_caution(score, 
     assert decide(score, 0.0, "self", patterns, "faq", VETO, False, ordinary) == expected
 
 
+MATCHER_VETO = {**CONFIG, "threshold": 0.4, "matcher_threshold": 0.2, "matcher_veto_reading": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("score", "patterns", "ordinary", "expected"),
+    [
+        (0.25, ["suicide_word"], 0.7, "caution"),  # a phrase as a topic, surely ordinary
+        (0.1, ["kill_myself"], 0.95, "caution"),  # a figure of speech, even a decisive phrase
+        (0.25, ["suicide_word"], 0.69, "self"),  # the intent classifier not sure enough
+        (0.4, ["end_it"], 0.99, "self"),  # the classifiers' own score is enough
+        (0.1, ["means_seeking"], 0.99, "self"),  # asking for a lethal dose is never ordinary
+        (0.1, [], 0.99, "none"),
+    ],
+)
+def test_a_sure_ordinary_reading_vetoes_a_crisis_phrase_the_classifiers_score_low(score, patterns, ordinary, expected):
+    assert decide(score, 0.0, "self", patterns, "faq", MATCHER_VETO, False, ordinary) == expected
+
+
 def test_the_veto_is_off_by_default():
     assert decide(0.45, 0.0, "self", [], "faq", {**CONFIG, "threshold": 0.4}, False, 1.0) == "self"
 
