@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy
 
 from bot.server.processes import AssistantServers, free_port
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, wait_until
 from tests.services import postgres_url, redis_url  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
@@ -148,10 +148,9 @@ def test_a_professional_on_one_instance_reaches_a_person_on_the_other(cluster, p
     try:
         assert "I've let the clinic's team know" in say("I'd like to talk to a real person")[0]
         handoffs = HandoffRepository(engine_from_env({"TRACKER_STORE_URL": postgres_url}))
-        deadline = time.monotonic() + 15  # the broker opens the entry in the background
-        while handoffs.open_for_sender(person) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        handoff = handoffs.open_for_sender(person)
+        # The broker opens the entry in the background.
+        handoff = wait_until(lambda: handoffs.open_for_sender(person))
+        assert handoff is not None
         alice = Professional(second)
         alice.sign_in()
         alice.act(handoff.ref, "claim")

@@ -25,7 +25,7 @@ import requests
 
 from bot.server.processes import AssistantServers, free_port
 from bot.server.staff.store import HandoffRepository, engine_from_env
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, wait_until
 from tests.test_end_to_end import response_text, say, texts
 
 pytestmark = pytest.mark.slow
@@ -120,16 +120,6 @@ def updates(servers: AssistantServers, after: int = 0) -> Dict:
     return answer.json()
 
 
-def wait_for(condition, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def test_a_person_reaches_a_professional_and_crisis_replies_never_wait(servers, domain):
     handoffs = HandoffRepository(engine_from_env({"TRACKER_DB_PATH": str(servers.db)}))
 
@@ -142,7 +132,7 @@ def test_a_person_reaches_a_professional_and_crisis_replies_never_wait(servers, 
     assert {"handoff": "waiting"} in [m.get("custom") for m in reply]
 
     # The clinic is told: signed, once, with the inbox link and no word of what was written.
-    [notified] = wait_for(lambda: Clinic.received)
+    [notified] = wait_until(lambda: Clinic.received)
     notification_seconds = notified["at"] - asked_at
     [handoff] = handoffs.list()
     payload = json.loads(notified["body"])
@@ -160,7 +150,8 @@ def test_a_person_reaches_a_professional_and_crisis_replies_never_wait(servers, 
     alice.act(handoff.ref, "claim")
     replied_at = time.monotonic()
     alice.act(handoff.ref, "reply", text="Hello, I'm Alice, a nurse at the clinic. How can I help?")
-    shown = wait_for(lambda: updates(servers)["replies"])
+    shown = wait_until(lambda: updates(servers)["replies"])
+    assert shown
     reply_seconds = time.monotonic() - replied_at
     assert shown == [{"id": shown[0]["id"], "name": "Dr Alice Smith",
                       "text": "Hello, I'm Alice, a nurse at the clinic. How can I help?"}]
@@ -175,7 +166,7 @@ def test_a_person_reaches_a_professional_and_crisis_replies_never_wait(servers, 
     us_crisis_replies = {v["text"] for v in domain["responses"]["utter_crisis"]
                          if not any(c["name"] == "crisis_region" for c in v.get("condition", []))}
     assert texts(crisis)[0] in us_crisis_replies
-    assert wait_for(lambda: handoffs.get(handoff.ref).urgent)
+    assert wait_until(lambda: handoffs.get(handoff.ref).urgent)
     assert handoffs.get(handoff.ref).status == "claimed"  # Alice still has it
 
     alice.act(handoff.ref, "resolve")

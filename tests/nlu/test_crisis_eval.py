@@ -79,7 +79,7 @@ FLOORS = {
     # crisis messages given the reply for their case: overdose -> emergency, someone else,
     # danger from others)
     "test": (0.995, 0.96, 0.025, 0.93),  # measured 100%, 100%, 1.1%, 95.0% (5 December; 4 Dec: 99.7%, 96.7%, 1.1%, 93.6%)
-    "holdout": (0.99, 0.9, 0.05, 0.94),  # measured 99.5%, 95.0% (overdose), 4.2%, 96.0% (5 December; 4 Dec: 99.0%, 5.8%, 94.5%)
+    "holdout": (0.99, 0.9, 0.02, 0.94),  # measured 99.5%, 95.0% (overdose), 0.8%, 96.0% (5 December, matcher veto; before: 4.2%)
 }
 
 

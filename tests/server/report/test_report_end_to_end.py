@@ -17,7 +17,7 @@ import requests
 from bot.server.processes import AssistantServers, free_port
 from bot.server.report.build import build_report
 from bot.server.report.source import open_engine
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, wait_until
 from tests.test_end_to_end import said
 
 pytestmark = pytest.mark.slow  # starts the action server and the Rasa server
@@ -60,18 +60,11 @@ def say(servers: AssistantServers, sender: str, text: str) -> List[Dict]:
     return response.json()
 
 
-def wait_for_inbox_entries(db, count: int, timeout: float = 20) -> None:
-    """The escalation broker opens inbox entries in the background, after the reply."""
+def inbox_entries(db) -> int:
     import sqlite3
 
-    deadline = time.monotonic() + timeout
-    while True:
-        with sqlite3.connect(db) as connection:
-            found = connection.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0]
-        if found >= count or time.monotonic() > deadline:
-            assert found == count
-            return
-        time.sleep(0.2)
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0]
 
 
 def test_the_report_counts_what_the_servers_answered(servers, tmp_path):
@@ -86,7 +79,9 @@ def test_the_report_counts_what_the_servers_answered(servers, tmp_path):
     assert said(say(servers, carol, "and the other one you mentioned?"))[0] == "utter_no_information"  # second miss
     assert "utter_crisis_reminder" in said(say(servers, dave, "/talk_to_human"))  # connected, crisis line in view
     assert said(say(servers, erin, "i want to die")) == ["utter_crisis"]
-    wait_for_inbox_entries(servers.db, 2)
+    # The escalation broker opens inbox entries in the background, after the reply.
+    wait_until(lambda: inbox_entries(servers.db) >= 2, timeout=20)
+    assert inbox_entries(servers.db) == 2
 
     engine = open_engine({"TRACKER_DB_PATH": str(servers.db)})
     try:
