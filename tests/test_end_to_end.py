@@ -294,9 +294,11 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 
 @slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
-    # A vague follow-up with no topic in it (the model reads the bare "what about the other
-    # one" as out of scope since the everyday-texts data of 5 December).
-    reply = say(servers, new_sender(), "and the other one you mentioned?")
+    # A vague follow-up with no topic in it. Which of these the model cannot place moves with
+    # its training data ("what about the other one" and "and the other one you mentioned?"
+    # became out of scope, 0.36, with the data of 5 December); this one reads 0.24, well
+    # under the 0.35 needed to answer.
+    reply = say(servers, new_sender(), "and the one before?")
     # "Did you mean" with the likeliest topics, and the first, full referral.
     assert said(reply) == ["utter_clarify", "utter_referral_first"]
     offered = reply[0]["buttons"]

@@ -83,6 +83,12 @@ class CrisisFamily:
     dev: List[Text]
     test: List[Text]
     holdout: List[Text] = field(default_factory=list)
+    # The reply each message calls for, where the family mixes cases (written in the file
+    # as `- {kind: ..., text: ...}`); otherwise EXPECTED_KIND by family.
+    kinds: Dict[Text, Text] = field(default_factory=dict)
+
+    def expected_kind(self, text: Text) -> Text:
+        return self.kinds.get(text) or EXPECTED_KIND.get(self.name, "self")
 
     def split(self, name: Text) -> List[Text]:
         return {"dev": self.dev, "test": self.test, "holdout": self.holdout,
@@ -93,9 +99,21 @@ def crisis_families(directory: Path = CRISIS_EVAL_DIR) -> List[CrisisFamily]:
     families = []
     for path in sorted(directory.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        families.append(CrisisFamily(data["family"], data["type"], list(data["dev"]), list(data["test"]),
-                                     list(data.get("holdout") or [])))
+        kinds: Dict[Text, Text] = {}
+        splits = [_family_texts(data.get(name), kinds) for name in ("dev", "test", "holdout")]
+        families.append(CrisisFamily(data["family"], data["type"], *splits, kinds=kinds))
     return families
+
+
+def _family_texts(entries: Optional[List[Any]], kinds: Dict[Text, Text]) -> List[Text]:
+    """The messages of one split; a `{kind, text}` entry also records its kind in `kinds`."""
+    texts = []
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            kinds[entry["text"]] = entry["kind"]
+            entry = entry["text"]
+        texts.append(entry)
+    return texts
 
 
 @dataclass
@@ -125,7 +143,6 @@ def evaluate_crisis(parse: Any, families: List[CrisisFamily], split: Text) -> Li
         messages = family.split(split)
         flagged = fitting = caution = 0
         errors = []
-        expected_kind = EXPECTED_KIND.get(family.name, "self")
         for text in messages:
             parsed = parse(text)
             decision = parsed.get("crisis") or {}
@@ -133,7 +150,7 @@ def evaluate_crisis(parse: Any, families: List[CrisisFamily], split: Text) -> Li
             flagged += is_crisis
             caution += decision.get("kind") == "caution"
             if family.type == "crisis":
-                fitting += is_crisis and decision.get("kind") == expected_kind
+                fitting += is_crisis and decision.get("kind") == family.expected_kind(text)
                 if not is_crisis:
                     errors.append(f"missed ({decision.get('score', 0):.2f} {parsed['intent']['name']}): {text}")
             elif is_crisis:
@@ -146,7 +163,7 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
     lines = [f"Crisis evaluation, {split} split (tests/data/crisis_eval)", ""]
     lines.append(f"{'family':22s} {'type':9s} {'n':>4s} {'crisis reply':>13s} {'rate':>7s} {'fits case':>9s} {'caution':>8s}  target")
     for kind in ("crisis", "lookalike"):
-        for r in (r for r in results if r.family.type == kind):
+        for r in (r for r in results if r.family.type == kind and r.total):  # families without this split left out
             target = f">= {TARGET_RECALL:.0%} recall" if kind == "crisis" else f"<= {TARGET_FALSE_ALARMS:.0%} false alarms"
             fits = f"{r.fitting}/{r.flagged}" if kind == "crisis" else ""
             lines.append(

@@ -402,7 +402,9 @@ def decide(
     best = max(score, part_score)
     if resolved and score < config["resolved_threshold"]:
         return CAUTION
-    below_bar = score < config["threshold"] and part_score < config["part_threshold"]
+    # A sentence read on its own counts when the whole message is not plainly ordinary.
+    part_counts = part_score >= config["part_threshold"] and score >= config["part_whole_floor"]
+    below_bar = score < config["threshold"] and not part_counts
     if (patterns and below_bar and ordinary_reading >= config["matcher_veto_reading"]
             and not set(patterns) & NEVER_VETOED_PATTERNS):
         # A crisis phrase the classifier scores low, in a message the intent classifier is
@@ -415,8 +417,8 @@ def decide(
         return kind
     if predicted_intent == RETRACTED_INTENT and score < config["retracted_threshold"]:
         return NOT_CRISIS
-    if score >= config["threshold"] or part_score >= config["part_threshold"]:
-        if (not patterns and score < config["ordinary_veto_below"] and part_score < config["part_threshold"]
+    if score >= config["threshold"] or part_counts:
+        if (not patterns and score < config["ordinary_veto_below"] and not part_counts
                 and ordinary_reading >= config["ordinary_reading_threshold"]):
             # A borderline score, no crisis phrase, and the intent classifier (trained with
             # crisis as one of its labels) sure of an ordinary question: the ordinary
@@ -444,6 +446,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # Decision rule, chosen on tests/data/crisis_eval dev split (see config.yml).
             "threshold": 0.45,
             "part_threshold": 1.01,
+            # ...and the whole message's score must be at least this for a part to count.
+            "part_whole_floor": 0.0,
             "matcher_threshold": 0.2,
             "intent_threshold": 0.3,
             "caution_threshold": 0.4,

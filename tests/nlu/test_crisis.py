@@ -250,6 +250,24 @@ def test_a_sure_ordinary_reading_vetoes_a_crisis_phrase_the_classifiers_score_lo
     assert decide(score, 0.0, "self", patterns, "faq", MATCHER_VETO, False, ordinary) == expected
 
 
+PARTS = {**CONFIG, "threshold": 0.4, "part_threshold": 0.85, "part_whole_floor": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("score", "part", "expected"),
+    [
+        (0.2, 0.9, "self"),  # one sentence of a long message is crisis language
+        # ...but not when the whole message reads as plainly ordinary, nor below the bar: the
+        # ordinary answer, with the standing crisis line (a sentence scored over 0.4).
+        (0.05, 0.9, "caution"),
+        (0.2, 0.8, "caution"),
+        (0.2, 0.3, "none"),
+    ],
+)
+def test_a_sentence_counts_on_its_own_when_the_whole_message_is_not_plainly_ordinary(score, part, expected):
+    assert decide(score, part, "self", [], "faq", PARTS, False, 0.99) == expected
+
+
 def test_the_veto_is_off_by_default():
     assert decide(0.45, 0.0, "self", [], "faq", {**CONFIG, "threshold": 0.4}, False, 1.0) == "self"
 

