@@ -18,7 +18,7 @@ from bot.server.processes import AssistantServers, free_port
 from bot.server.report.build import build_report
 from bot.server.report.source import open_engine
 from tests.conftest import PROJECT_ROOT, wait_until
-from tests.test_end_to_end import said
+from tests.test_end_to_end import UNPLACEABLE, said
 
 pytestmark = pytest.mark.slow  # starts the action server and the Rasa server
 
@@ -75,8 +75,8 @@ def test_the_report_counts_what_the_servers_answered(servers, tmp_path):
     assert said(say(servers, alice, "hi")) == ["utter_greet", "utter_ask_question"]
     assert said(say(servers, alice, "How long does one TMS session take?"))[0] == "utter_faq/session_length"
     assert said(say(servers, bob, "how much does TMS cost?"))[0] == "utter_out_of_scope"
-    assert said(say(servers, carol, "and the other one you mentioned?"))[0] == "utter_clarify"  # first miss
-    assert said(say(servers, carol, "and the other one you mentioned?"))[0] == "utter_no_information"  # second miss
+    assert said(say(servers, carol, UNPLACEABLE))[0] == "utter_clarify"  # first miss
+    assert said(say(servers, carol, UNPLACEABLE))[0] == "utter_no_information"  # second miss
     assert "utter_crisis_reminder" in said(say(servers, dave, "/talk_to_human"))  # connected, crisis line in view
     assert said(say(servers, erin, "i want to die")) == ["utter_crisis"]
     # The escalation broker opens inbox entries in the background, after the reply.
@@ -112,7 +112,7 @@ def test_the_report_counts_what_the_servers_answered(servers, tmp_path):
 
     # The questions it could not answer are shown, carol's twice; erin's words (crisis) are not.
     groups = [(g.messages, g.conversations, g.examples) for g in report.grouping.groups]
-    assert groups == [(2, 1, ("and the other one you mentioned?",)), (1, 1, ("how much does TMS cost?",))]
+    assert groups == [(2, 1, (UNPLACEABLE,)), (1, 1, ("how much does TMS cost?",))]
     for path in report.files:
         text = path.read_text(encoding="utf-8")
         assert "want to die" not in text
