@@ -7,9 +7,13 @@ Three signals are combined:
   here anymore" ~ "want to die"), one on the embedding with word and character n-grams
   (the surface: slang, typos and codes, "kms", "unalive", "sewerslide", that the embedding
   reads poorly). Long messages are also scored sentence by sentence, so a crisis sentence
-  inside a TMS question is not diluted;
-- a spaCy lemma matcher of crisis phrases (below), which lowers the score needed;
-- the intent classifier's own `crisis` reading (bot/nlu/meaning_vote.py), which also lowers it.
+  inside a TMS question is not diluted (a sentence counts unless the whole message reads
+  as plainly ordinary);
+- a spaCy lemma matcher of crisis phrases (below), which lowers the score needed, unless
+  the intent classifier is sure the message is an ordinary question (the phrase used as a
+  topic or a figure of speech; asking for a lethal dose always counts);
+- the intent classifier's own `crisis` reading (bot/nlu/meaning_vote.py), which can also lower
+  it (`intent_threshold`, off in config.yml), and its ordinary reading, which can veto.
 The thresholds come from config.yml and were chosen on the development split of
 tests/data/crisis_eval (`make crisis-report`). A crisis turn gets intent `crisis` and a
 `crisis_kind` entity (self, medical, someone_else, unsafe) that picks the fitting reply; a
