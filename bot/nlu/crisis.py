@@ -357,13 +357,30 @@ _PRESENT_DANGER = re.compile(
 )
 
 
+# Recovery words under a negation say the opposite: "the mood stuff has never gone away",
+# "I haven't really got better", "it didn't pass".
+_NEGATED_RECOVERY = re.compile(
+    r"\b(?:never|not|no|hasn'?t|haven'?t|hadn'?t|didn'?t|doesn'?t|don'?t|isn'?t|aren'?t|wasn'?t|won'?t|"
+    r"hasnt|havent|didnt|doesnt|dont|isnt|wasnt|cannot|can'?t|cant)\s+"
+    r"(?:\w+\s+){0,2}?(?:gone away|went away|go away|faded|fade|passed|pass|been (?:well|fine|ok|okay|good|stable|better)|"
+    r"recovered|recover|healed|got better|get better|over it|moved on|behind me)\b",
+    re.IGNORECASE,
+)
+# Harm that goes on now, whatever the past: "I keep punching walls", "I can't stop cutting".
+_ONGOING_HARM = re.compile(
+    r"\b(?:can'?t|cant|cannot) stop (?:\w+ing|myself|thinking about (?:dying|death|suicide|ending))|"
+    r"\bkeep (?:cutting|burning|hitting|punching|scratching|hurting|harming|starving|thinking about (?:dying|suicide|ending))\b",
+    re.IGNORECASE,
+)
+
+
 def resolved_history(text: Text) -> bool:
     """True for a calm mention of a crisis long past, with recovery and no present danger."""
-    if _PRESENT_DANGER.search(text.replace("never again", "")):
+    if _PRESENT_DANGER.search(text.replace("never again", "")) or _ONGOING_HARM.search(text):
         return False
     if not _DISTANT_PAST.search(text):
         return False
-    return bool(_RECOVERED.search(text) or _BEREAVEMENT.search(text))
+    return bool(_RECOVERED.search(_NEGATED_RECOVERY.sub(" ", text)) or _BEREAVEMENT.search(text))
 
 
 @dataclass

@@ -344,6 +344,10 @@ def test_done_with_life_is(nlp, text):
         "my dad killed himself when i was 10 and i want to kill myself",
         "no self harm since 2019 but i want to cut again tonight",
         "got help back then but i'm planning to end it now",
+        "attempted years ago and honestly it never went away. is tms an option",
+        "I overdosed in 2015 and haven't really recovered from that time, how long is a session",
+        "cut myself as a teen and i cant stop doing it now, is tms ok with that",
+        "I keep burning my arm like I did at uni, does TMS help with that?",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):
