@@ -340,6 +340,7 @@ _RECOVERED = re.compile(
     r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
     r"different person|happily|back at work|moved on|long behind me|behind me|went away|"
     r"gone away|faded|passed|over it|clean (?:for|since)|years clean|(?:all )?good since|all good now|"
+    r"all in the past|in the past now|"
     r"got (?:treated|treatment|help|better)|"
     r"no (?:more )?(?:self[- ]?harm(?:ing)?|cutting|attempts?|episodes?|relapses?|suicidal thoughts?) (?:since|for|in))\b",
     re.IGNORECASE,

@@ -296,6 +296,7 @@ def test_calm_past_history_is_recognised(text):
         "no self harm since 2015 :) what does a tms session feel like",
         "I overdosed during my first year at college and got help. Planning ahead: how long is a course?",
         "overdosed at 16, I'm 50 and fine now. is tms ok with blood pressure pills?",
+        "cut myself when i was at school, thats all in the past now. how long is a session",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -348,6 +349,7 @@ def test_done_with_life_is(nlp, text):
         "I overdosed in 2015 and haven't really recovered from that time, how long is a session",
         "cut myself as a teen and i cant stop doing it now, is tms ok with that",
         "I keep burning my arm like I did at uni, does TMS help with that?",
+        "I tried to kill myself in the past. does tms help",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):

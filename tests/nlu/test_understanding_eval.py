@@ -28,8 +28,10 @@ SETS = nlu_eval_sets()
 # Floors the current model meets on the test split (README, Testing); the targets
 # (97% right, 1% wrong) are above them, so a regression shows and progress is visible.
 FLOORS = {  # split: (right answers at least, wrong answers at most)
-    "test": (0.965, 0.025),  # measured 97.1% right, 2.0% wrong late on 5 December (96.6% / 2.5% earlier; 92.6% / 3.7% on 3 December)
-    "holdout": (0.97, 0.015),  # measured 97.8% / 1.3% late on 5 December (97.8% / 0.9% earlier; 96.6% / 1.7% on 3 December); never printed
+    # With 64 questions near a topic that the documents do not answer (out_of_scope, added in
+    # session 16; 16 dev, 22 test, 22 holdout after 4 near-copies of training data were dropped).
+    "test": (0.965, 0.025),  # measured 97.2% right, 2.3% wrong (before those questions: 97.1% / 2.0%; 92.6% / 3.7% on 3 December)
+    "holdout": (0.945, 0.04),  # measured 95.3% / 3.5% (before those questions: 97.8% / 1.3%; 96.6% / 1.7% on 3 December); never printed
 }
 
 
