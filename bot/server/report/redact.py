@@ -120,7 +120,11 @@ def ordinary_words() -> FrozenSet[str]:
     written like real farewells and worries about someone, and name people ("please tell
     sam i always loved him"); as the data grew, two of them named the same person, so
     counting repeated words made that name ordinary. Leaving them out costs at most an
-    over-redacted slang word in a report, never a name shown."""
+    over-redacted slang word in a report, never a name shown.
+
+    Only words written in lower case somewhere count: a word the data only ever capitalises
+    is a proper noun (a receptionist "named Sarah", "Dr Okafor", a city), and ordinary
+    questions name people too."""
     import yaml
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -137,7 +141,7 @@ def ordinary_words() -> FrozenSet[str]:
             blocks = (yaml.safe_load(text) or {}).get("nlu") or []
             text = "\n".join(str(block.get("examples", "")) for block in blocks
                              if isinstance(block, dict) and block.get("intent") != "crisis")
-        words.update(word.lower() for word in _WORD.findall(text))
+        words.update(word for word in _WORD.findall(text) if word.islower())
     return frozenset(words)
 
 

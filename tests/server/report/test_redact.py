@@ -146,3 +146,14 @@ def test_empty_and_placeholder_text_is_stable():
     assert redact("") == ""
     once = redact("my name is Sarah Jones, call 555-123-4567")
     assert redact(once) == once
+
+
+@pytest.mark.parametrize("name", ["Sarah", "Okafor"])
+def test_a_name_the_training_data_mentions_is_still_a_name(name):
+    # Ordinary questions in data/nlu name people ("a young lady named Sarah", "Dr Okafor");
+    # a word the data only ever capitalises is a proper noun, not an ordinary word.
+    from bot.server.training import PROJECT_ROOT
+
+    data = " ".join(path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml"))
+    assert name in data and name.lower() not in data
+    assert redact(f"my therapist {name} thinks TMS could help") == f"my therapist {NAME} thinks TMS could help"
