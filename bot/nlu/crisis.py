@@ -351,33 +351,31 @@ _BEREAVEMENT = re.compile(
     r"committed suicide|took (?:his|her|their) own life|killed (?:him|her)self|killed themselves)\b",
     re.IGNORECASE,
 )
+# Danger now, whatever the past; also harm that goes on ("I keep punching walls", "I can't
+# stop cutting").
 _PRESENT_DANGER = re.compile(
     r"\b(?:tonight|right now|rn|today|this week|again|lately i (?:want|think)|still (?:want|think|feel like)|"
-    r"going to|gonna|planning(?! ahead)|plan to|want to die|wanna die|want to end|want to kill)\b",
+    r"going to|gonna|planning(?! ahead)|plan to|want to die|wanna die|want to end|want to kill|"
+    r"(?:can'?t|cant|cannot) stop (?:\w+ing|myself|thinking about (?:dying|death|suicide|ending))|"
+    r"keep (?:cutting|burning|hitting|punching|scratching|hurting|harming|starving|thinking about (?:dying|suicide|ending)))\b",
     re.IGNORECASE,
 )
 
 
 # Recovery words under a negation say the opposite: "the mood stuff has never gone away",
-# "I haven't really got better", "it didn't pass".
+# "I haven't really got better" (only the forms _RECOVERED reads as recovery).
 _NEGATED_RECOVERY = re.compile(
     r"\b(?:never|not|no|hasn'?t|haven'?t|hadn'?t|didn'?t|doesn'?t|don'?t|isn'?t|aren'?t|wasn'?t|won'?t|"
     r"hasnt|havent|didnt|doesnt|dont|isnt|wasnt|cannot|can'?t|cant)\s+"
-    r"(?:\w+\s+){0,2}?(?:gone away|went away|go away|faded|fade|passed|pass|been (?:well|fine|ok|okay|good|stable|better)|"
-    r"recovered|recover|healed|got better|get better|over it|moved on|behind me)\b",
-    re.IGNORECASE,
-)
-# Harm that goes on now, whatever the past: "I keep punching walls", "I can't stop cutting".
-_ONGOING_HARM = re.compile(
-    r"\b(?:can'?t|cant|cannot) stop (?:\w+ing|myself|thinking about (?:dying|death|suicide|ending))|"
-    r"\bkeep (?:cutting|burning|hitting|punching|scratching|hurting|harming|starving|thinking about (?:dying|suicide|ending))\b",
+    r"(?:\w+\s+){0,2}?(?:gone away|went away|faded|passed|been (?:well|fine|ok|okay|good|stable|better)|"
+    r"recovered|healed|got better|over it|moved on|behind me)\b",
     re.IGNORECASE,
 )
 
 
 def resolved_history(text: Text) -> bool:
     """True for a calm mention of a crisis long past, with recovery and no present danger."""
-    if _PRESENT_DANGER.search(text.replace("never again", "")) or _ONGOING_HARM.search(text):
+    if _PRESENT_DANGER.search(text.replace("never again", "")):
         return False
     if not _DISTANT_PAST.search(text):
         return False
