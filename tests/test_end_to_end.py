@@ -302,6 +302,17 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 
 
 @slow
+def test_a_plea_for_help_gets_the_topics_or_after_a_crisis_the_same_crisis_reply_again(servers):
+    alone = say(servers, new_sender(), "what should I do?")
+    assert said(alone) == ["utter_help_offer", "utter_topics_intro", "utter_referral_first", "utter_crisis_reminder"]
+    assert alone[1]["buttons"] == MENU
+    sender = new_sender()
+    crisis = say(servers, sender, "my son told me last night he wants to end it all")
+    assert texts(crisis) == [variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")]
+    assert texts(say(servers, sender, "what should I do")) == texts(crisis)
+
+
+@slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), UNPLACEABLE)
     # "Did you mean" with the likeliest topics, and the first, full referral.

@@ -63,6 +63,8 @@ def test_every_intent_has_a_rule():
 @pytest.mark.parametrize("intent", sorted(set(by_intent()) - NOT_ANSWERS))
 def test_every_answer_ends_with_a_referral(intent):
     for _condition, actions in by_intent()[intent]:
+        if actions == ["utter_crisis"]:
+            continue  # a crisis turn, not an answer (test_a_plea_for_help_after_a_crisis_...)
         last = actions[:-1] if actions[-1] == CRISIS_LINE else actions
         assert last and (last[-1] in REFERRING_ACTIONS or last[-1] in REFERRING_RESPONSES), (intent, actions)
 
@@ -83,3 +85,13 @@ def test_the_short_referral_needs_no_action_server(domain):
     text = domain["responses"]["utter_referral_short"][0]["text"]
     assert "{" not in text
     assert "licensed mental health professional" in text
+
+
+def test_a_plea_for_help_after_a_crisis_gets_the_crisis_reply_and_otherwise_a_crisis_line():
+    assert sorted(by_intent()["ask_for_help"], key=lambda rule: rule[0]) == [
+        (False, ["utter_help_offer", "action_list_topics", CRISIS_LINE]),
+        (True, ["utter_crisis"]),
+    ]
+    # Only that plea skips the referral for a crisis reply.
+    crisis_only = sorted(intent for intent, _condition, actions in rules() if actions == ["utter_crisis"])
+    assert crisis_only == ["ask_for_help", "crisis"]

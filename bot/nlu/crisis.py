@@ -149,6 +149,15 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         [_lemma("decide", "figure", "work", "plan", "pick", "choose"), {"LOWER": "out", "OP": "?"}, _lower("how", "when"),
          _lower("i"), _lower("'m", "am", "m", "will", "'ll", "wll"), _ANY_UP_TO_2, _lower("do", "end"), _lower("it")],
     ],
+    # An attempt ("I tried to hang myself on Tuesday"): never a figure of speech, so the
+    # intent classifier's ordinary reading cannot veto it (NEVER_VETOED_PATTERNS), unless
+    # the message places it in the past (CrisisLanguageDetector.decision); calm history
+    # long past gets the ordinary answer (resolved_history).
+    "attempt": [
+        [_lemma("try", "attempt"), _lower("to"),
+         _lemma("kill", "hang", "unalive", "overdose", "drown", "poison", "shoot", "suffocate", "strangle"), _MYSELF],
+        [_lemma("try", "attempt"), _lower("to"), _lemma("end", "take"), _lower("my"), {"LOWER": "own", "OP": "?"}, _lower("life")],
+    ],
     "goodbye_note": [
         [_lower("goodbye", "suicide"), _lemma("letter", "note")],
     ],
@@ -264,8 +273,9 @@ def is_crisis(
     return not (predicted_intent == RETRACTED_INTENT and all(negated for _, negated in found))
 
 
-# Asking how much of a drug kills, or the surest way to die, is never an ordinary question.
-NEVER_VETOED_PATTERNS = frozenset({"means_seeking"})
+# Asking how much of a drug kills, or the surest way to die, is never an ordinary question;
+# nor is an attempt.
+NEVER_VETOED_PATTERNS = frozenset({"means_seeking", "attempt"})
 
 KINDS = ("self", "medical", "someone_else", "unsafe")
 NOT_CRISIS = "none"
@@ -318,7 +328,7 @@ def means_seeking(text: Text) -> bool:
 # and no sign of present danger.
 _DISTANT_PAST = re.compile(
     r"\b(?:(?:\d+|a few|few|several|many|some|two|three|four|five|six|seven|eight|nine|ten|"
-    r"a dozen|twenty|thirty|a)\s+(?:odd\s+)?(?:years?|yrs?|decades?)\s+(?:ago|back)|years ago|decades ago|long ago|"
+    r"a dozen|twenty|thirty|a)\s+(?:odd\s+)?(?:years?|yrs?|decades?)\s+(?:ago|back|before)|years ago|decades ago|long ago|"
     r"in (?:year|grade) \d+|in (?:sixth form|\d+(?:st|nd|rd|th) grade)|"
     r"before (?:my|our) (?:kids|children|son|daughter|first child|first baby) (?:was|were) born|"
     r"when i was (?:a )?young (?:mum|mom|mother|dad|father|man|woman|lad|girl)|"
@@ -352,12 +362,14 @@ _BEREAVEMENT = re.compile(
     re.IGNORECASE,
 )
 # Danger now, whatever the past; also harm that goes on ("I keep punching walls", "I can't
-# stop cutting").
+# stop cutting") or has come back ("the thoughts came back", "I have been looking up methods").
 _PRESENT_DANGER = re.compile(
     r"\b(?:tonight|right now|rn|today|this week|again|lately i (?:want|think)|still (?:want|think|feel like)|"
     r"going to|gonna|planning(?! ahead)|plan to|want to die|wanna die|want to end|want to kill|"
     r"(?:can'?t|cant|cannot) stop (?:\w+ing|myself|thinking about (?:dying|death|suicide|ending))|"
-    r"keep (?:cutting|burning|hitting|punching|scratching|hurting|harming|starving|thinking about (?:dying|suicide|ending)))\b",
+    r"keep (?:cutting|burning|hitting|punching|scratching|hurting|harming|starving|thinking about (?:dying|suicide|ending))|"
+    r"(?:thoughts?|urges?)(?: have| has| are)? (?:come|came|coming) back|"
+    r"looking up (?:methods|ways|how)|researching (?:methods|ways|how))\b",
     re.IGNORECASE,
 )
 
@@ -723,6 +735,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 patterns = crisis_matches(doc, self._matcher, text)
         if means_seeking(message.get(TEXT) or ""):
             patterns = sorted({*patterns, "means_seeking"})
+        if "attempt" in patterns and _DISTANT_PAST.search(message.get(TEXT) or ""):
+            # An attempt placed in the past ("in 2014", "when I was 17") is history: the
+            # ordinary reading may veto it like any other phrase.
+            patterns.remove("attempt")
         score, part_score, kind = self.score(message)
         if "overdose" in patterns and kind == "self":
             kind = "medical"

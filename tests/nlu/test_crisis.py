@@ -13,6 +13,7 @@ from bot.nlu.crisis import (
     resolved_history,
     segments,
 )
+from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.spacy_nlp import SpacyNLP
 
 
@@ -243,6 +244,7 @@ MATCHER_VETO = {**CONFIG, "threshold": 0.4, "matcher_threshold": 0.2, "matcher_v
         (0.25, ["suicide_word"], 0.69, "self"),  # the intent classifier not sure enough
         (0.4, ["end_it"], 0.99, "self"),  # the classifiers' own score is enough
         (0.1, ["means_seeking"], 0.99, "self"),  # asking for a lethal dose is never ordinary
+        (0.25, ["attempt", "self_harm"], 0.97, "self"),  # nor is an attempt
         (0.1, [], 0.99, "none"),
     ],
 )
@@ -273,6 +275,32 @@ def test_the_veto_is_off_by_default():
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm on the ward because I tried to hang myself on Friday. Is TMS like ECT?", ["attempt", "self_harm"]),
+        ("tried to overdose myself last month", ["attempt"]),
+        ("she attempted to take her own life", []),  # someone else: the classifiers decide
+        ("I tried to hang a picture myself and hurt my back", []),
+    ],
+)
+def test_an_attempt_is_matched(nlp, text, expected):
+    assert [p for p in crisis_matches(nlp(text), text=text) if p in {"attempt", "self_harm"}] == expected
+
+
+def test_an_attempt_long_past_may_be_vetoed_and_a_recent_one_may_not(nlp):
+    recent = "How does TMS compare to ECT? I ask because I tried to hang myself on Friday."
+    past = "How does TMS compare to ECT? I ask because I tried to hang myself in 2009."
+    # No trained weights (score 0): a phrase the intent classifier is sure is ordinary is
+    # vetoed, one it may not veto decides (matcher_threshold 0).
+    veto = detector(matcher_veto_reading=0.7, matcher_threshold=0.0)
+    for text, patterns, kind in ((recent, ["attempt", "self_harm"], "self"), (past, ["self_harm"], "caution")):
+        message = parsed(nlp, text, intent="faq")
+        message.set(ORDINARY_READING_KEY, 0.97)
+        decision = veto.decision(message)
+        assert (decision.patterns, decision.kind) == (patterns, kind)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I attempted suicide years ago and have been well since, can I have TMS?",
@@ -297,6 +325,9 @@ def test_calm_past_history_is_recognised(text):
         "I overdosed during my first year at college and got help. Planning ahead: how long is a course?",
         "overdosed at 16, I'm 50 and fine now. is tms ok with blood pressure pills?",
         "cut myself when i was at school, thats all in the past now. how long is a session",
+        "me try suicide 9 year before in my country, now I am good. TMS is possible?",
+        # The depression coming back is why many ask about TMS: not present danger.
+        "I overdosed years ago and have been well since, but my depression has come back. Is TMS an option?",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -350,6 +381,8 @@ def test_done_with_life_is(nlp, text):
         "cut myself as a teen and i cant stop doing it now, is tms ok with that",
         "I keep burning my arm like I did at uni, does TMS help with that?",
         "I tried to kill myself in the past. does tms help",
+        "self harmed at uni, got better for years, but the urges have come back",
+        "suicidal in 2019, recovered, and now I have been looking up ways to do it",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):
