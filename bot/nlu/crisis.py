@@ -456,6 +456,13 @@ def decide(
             # crisis as one of its labels) sure of an ordinary question: the ordinary
             # answer, with the standing crisis line.
             return CAUTION
+        if (not patterns and score < config["unsupported_below"]
+                and 0.0 < part_score < config["sentence_support"]):
+            # A long message whose whole reads borderline but none of whose sentences reads
+            # as crisis on its own: feeling spread across a calm story (years of low mood,
+            # insurance anger, a relative's recovery), where a risk said in a long message
+            # sits in one sentence. The ordinary answer, with the standing crisis line.
+            return CAUTION
         return kind
     if patterns and score >= config["matcher_threshold"]:
         return kind
@@ -512,6 +519,11 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # (its own probability, before any guard). Above 1: off.
             "ordinary_reading_threshold": 1.01,
             "ordinary_veto_below": 0.6,
+            # A message of several parts scored below `unsupported_below` with no crisis
+            # phrase needs one part (sentence) scored at least `sentence_support` to be
+            # crisis; otherwise the ordinary answer and the standing crisis line. 0: off.
+            "unsupported_below": 0.0,
+            "sentence_support": 0.0,
             # A crisis phrase with a score below `threshold` gets the ordinary answer and the
             # standing crisis line when the meaning vote reads an ordinary question with at
             # least this probability (means-seeking excepted). Above 1: off.

@@ -270,6 +270,31 @@ def test_a_sentence_counts_on_its_own_when_the_whole_message_is_not_plainly_ordi
     assert decide(score, part, "self", [], "faq", PARTS, False, 0.99) == expected
 
 
+UNSUPPORTED = {**PARTS, "unsupported_below": 0.6, "sentence_support": 0.65}
+
+
+@pytest.mark.parametrize(
+    ("score", "part", "patterns", "expected"),
+    [
+        # A long message read as borderline crisis as a whole, none of its sentences on its
+        # own: the ordinary answer with the standing crisis line.
+        (0.5, 0.6, [], "caution"),
+        # One sentence that reads as crisis supports the whole...
+        (0.5, 0.7, [], "self"),
+        # ...a clear score for the whole needs no support...
+        (0.65, 0.3, [], "self"),
+        # ...a crisis phrase is not overruled...
+        (0.5, 0.6, ["self_harm"], "self"),
+        # ...and a one-part message (no parts scored) is decided by its score alone.
+        (0.5, 0.0, [], "self"),
+    ],
+)
+def test_a_borderline_long_message_needs_one_sentence_that_reads_as_crisis(score, part, patterns, expected):
+    assert decide(score, part, "self", patterns, "faq", UNSUPPORTED, False, 0.5) == expected
+    # Off by default: every score above is over the bar.
+    assert decide(score, part, "self", patterns, "faq", PARTS, False, 0.5) == "self"
+
+
 def test_the_veto_is_off_by_default():
     assert decide(0.45, 0.0, "self", [], "faq", {**CONFIG, "threshold": 0.4}, False, 1.0) == "self"
 
