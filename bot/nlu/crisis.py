@@ -456,6 +456,13 @@ def decide(
             # crisis as one of its labels) sure of an ordinary question: the ordinary
             # answer, with the standing crisis line.
             return CAUTION
+        if (not patterns and part_counts and score < min(config["threshold"], config["part_veto_below"])
+                and ordinary_reading >= config["part_veto_reading"]):
+            # Only one sentence, read alone, looks like crisis ("...and told me to rest for
+            # the day"), the whole message reads plainly ordinary, and the intent classifier
+            # is all but certain of an ordinary question: the ordinary answer, with the
+            # standing crisis line.
+            return CAUTION
         if (not patterns and score < config["unsupported_below"]
                 and 0.0 < part_score < config["sentence_support"]):
             # A long message whose whole reads borderline but none of whose sentences reads
@@ -524,6 +531,12 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # crisis; otherwise the ordinary answer and the standing crisis line. 0: off.
             "unsupported_below": 0.0,
             "sentence_support": 0.0,
+            # A message that is crisis only by one of its parts, scored below
+            # `part_veto_below` as a whole with no crisis phrase, gets the ordinary answer and
+            # the standing crisis line when the meaning vote reads an ordinary question with
+            # at least `part_veto_reading`. Above 1: off.
+            "part_veto_reading": 1.01,
+            "part_veto_below": 0.0,
             # A crisis phrase with a score below `threshold` gets the ordinary answer and the
             # standing crisis line when the meaning vote reads an ordinary question with at
             # least this probability (means-seeking excepted). Above 1: off.

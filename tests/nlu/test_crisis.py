@@ -295,6 +295,34 @@ def test_a_borderline_long_message_needs_one_sentence_that_reads_as_crisis(score
     assert decide(score, part, "self", patterns, "faq", PARTS, False, 0.5) == "self"
 
 
+PART_VETO = {**PARTS, "part_veto_reading": 0.97, "part_veto_below": 0.25}
+
+
+@pytest.mark.parametrize(
+    ("score", "part", "patterns", "ordinary", "expected"),
+    [
+        # Crisis by one sentence alone, the whole plainly ordinary, the intent classifier
+        # all but certain of an ordinary question: the answer, with the crisis line.
+        (0.2, 0.9, [], 0.98, "caution"),
+        # Not when the classifier is less sure...
+        (0.2, 0.9, [], 0.95, "self"),
+        # ...nor when the whole message reads less plainly ordinary...
+        (0.3, 0.9, [], 0.99, "self"),
+        # ...nor with a crisis phrase.
+        (0.2, 0.9, ["self_harm"], 0.99, "self"),
+    ],
+)
+def test_a_single_sentence_gives_way_to_a_certain_ordinary_reading(score, part, patterns, ordinary, expected):
+    assert decide(score, part, "self", patterns, "faq", PART_VETO, False, ordinary) == expected
+    # Off by default.
+    assert decide(score, part, "self", patterns, "faq", PARTS, False, ordinary) == "self"
+
+
+def test_a_whole_message_over_the_bar_is_not_vetoed_by_its_reading():
+    # Even with a wider veto band (0.5), a whole scored over `threshold` (0.4) is crisis.
+    assert decide(0.45, 0.9, "self", [], "faq", {**PART_VETO, "part_veto_below": 0.5}, False, 0.99) == "self"
+
+
 def test_the_veto_is_off_by_default():
     assert decide(0.45, 0.0, "self", [], "faq", {**CONFIG, "threshold": 0.4}, False, 1.0) == "self"
 
