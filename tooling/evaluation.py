@@ -64,7 +64,8 @@ class ModelParser:
 
 
 # --- Crisis evaluation corpus (tests/data/crisis_eval) -------------------------------------
-CRISIS_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "crisis_eval"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CRISIS_EVAL_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_eval"
 # The reply each crisis family should get; families not listed get the "self" reply.
 EXPECTED_KIND = {"overdose": "medical", "third_person": "someone_else", "danger_from_others": "unsafe"}
 TARGET_RECALL = 1.0
@@ -184,6 +185,13 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
     return "\n".join(lines) + "\n"
 
 
+def crisis_detector_settings(config_path: Path = PROJECT_ROOT / "config.yml") -> Dict[Text, Any]:
+    """The crisis detector's settings in config.yml (its pipeline entry, name left out)."""
+    pipeline = (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("pipeline") or []
+    entry = next((c for c in pipeline if str(c.get("name", "")).endswith("CrisisLanguageDetector")), {})
+    return {key: value for key, value in entry.items() if key != "name"}
+
+
 def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text = "dev") -> Text:
     """Tries decision-rule thresholds on `split` (the dev split: never the test split) and
     lists the settings with the fewest missed crisis messages, then fewest false alarms.
@@ -214,9 +222,12 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
         "retracted_threshold": [0.0, 0.7],
         "ordinary_reading_threshold": [0.5, 0.8, 0.9, 1.01],
     }
+    # The settings the search does not vary are config.yml's, so that what it lists is what
+    # the assistant would do with the listed values.
+    base = {**CrisisLanguageDetector.get_default_config(), **crisis_detector_settings()}
     results = []
     for values in itertools.product(*grid.values()):
-        config = {**CrisisLanguageDetector.get_default_config(), **dict(zip(grid, values, strict=True))}
+        config = {**base, **dict(zip(grid, values, strict=True))}
         missed = false_alarms = 0
         for kind, score, part, patterns, intent, resolved, ordinary_reading in rows:
             flagged = decide(score, part, "self", patterns, intent, config, resolved, ordinary_reading) in KINDS
