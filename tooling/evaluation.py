@@ -251,7 +251,7 @@ def tune_crisis_thresholds(parse: Any, families: List[CrisisFamily], split: Text
 
 
 # --- Understanding corpus (tests/data/nlu_eval): questions in many voices, one file per label ---
-NLU_EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "nlu_eval"
+NLU_EVAL_DIR = PROJECT_ROOT / "tests" / "data" / "nlu_eval"
 CLARIFICATION = "nlu_fallback"  # "I'm not sure I understood. Did you mean...?"
 
 
@@ -348,7 +348,7 @@ def main(argv: Optional[List[Text]] = None) -> int:
     finally:
         model_parser.close()
     report = crisis_report(results, args.split)
-    out = Path(__file__).resolve().parent.parent / "test-artifacts" / f"crisis-report-{args.split}.txt"
+    out = PROJECT_ROOT / "test-artifacts" / f"crisis-report-{args.split}.txt"
     out.parent.mkdir(exist_ok=True)
     out.write_text(report, encoding="utf-8")
     print(report)

@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
 import yaml
 
 from tooling.evaluation import (
+    PROJECT_ROOT,
     canonical,
     crisis_families,
     labelled_examples,
@@ -30,15 +31,14 @@ from tooling.evaluation import (
     nlu_eval_sets,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data" / "nlu"
+DATA_DIR = PROJECT_ROOT / "data" / "nlu"
 # difflib ratios of canonical text at or above which a message counts as a near-copy.
 NEAR_COPY = 0.75
 NEAR_COPY_SHORT = 0.7
 SHORT_WORDS = 12
 
 
-def evaluation_texts(root: Path = ROOT, private: Sequence[Path] = ()) -> List[Text]:
+def evaluation_texts(root: Path = PROJECT_ROOT, private: Sequence[Path] = ()) -> List[Text]:
     """Every message that evaluates the model: none may be trained on."""
     texts = [t for family in crisis_families() for t in family.split("all")]
     texts += [t for _, splits in nlu_eval_sets() for t in splits["all"]]

@@ -429,7 +429,9 @@ def decide(
 
     A part of a message is read without the rest ("that was in 2008", "I'm fine now"), so
     it needs a higher score than the whole message to count on its own, and the matcher
-    and the classifier's crisis reading lower the bar for the whole message only.
+    and the classifier's crisis reading lower the bar for the whole message only. The other
+    way round, a long message that is borderline as a whole needs one part that reads as
+    crisis, and one part alone gives way to an all but certain ordinary reading.
     """
     best = max(score, part_score)
     if resolved and score < config["resolved_threshold"]:
