@@ -15,7 +15,6 @@ block per label under a `# round N: tag` comment, the layout of the earlier roun
 from __future__ import annotations
 
 import argparse
-import difflib
 from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
@@ -24,6 +23,7 @@ import yaml
 
 from tooling.evaluation import (
     PROJECT_ROOT,
+    NearCopyIndex,
     canonical,
     crisis_families,
     labelled_examples,
@@ -71,7 +71,7 @@ def filter_messages(
     pairs: Iterable[Tuple[Text, Text]], training: Set[Text], evaluation: Sequence[Text]
 ) -> Tuple[OrderedDict[Text, List[Text]], List[Tuple[Text, Text]]]:
     """(kept messages by label, in order; dropped (reason, text) pairs)."""
-    evaluation_canonical = [canonical(t) for t in evaluation]
+    evaluation_index = NearCopyIndex([canonical(t) for t in evaluation])
     kept: OrderedDict[Text, List[Text]] = OrderedDict()
     dropped: List[Tuple[Text, Text]] = []
     seen: Set[Text] = set()
@@ -81,10 +81,9 @@ def filter_messages(
             dropped.append(("training duplicate", text))
         elif key in seen:
             dropped.append(("repeated", text))
-        elif difflib.get_close_matches(
-            key, evaluation_canonical, n=1,
-            cutoff=NEAR_COPY_SHORT if len(key.split()) <= SHORT_WORDS else NEAR_COPY,
-        ):
+        elif evaluation_index.closest(
+            key, NEAR_COPY_SHORT if len(key.split()) <= SHORT_WORDS else NEAR_COPY
+        ) is not None:
             dropped.append(("near an evaluation message", text))
         else:
             seen.add(key)

@@ -10,13 +10,12 @@ Testing), so the assertions are floors just under what it measures: a regression
 
 from __future__ import annotations
 
-import difflib
-
 import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tooling.evaluation import (
     CRISIS_EVAL_DIR,
+    NearCopyIndex,
     canonical,
     crisis_families,
     crisis_report,
@@ -60,13 +59,13 @@ def test_no_evaluation_message_is_in_the_training_data():
 
 
 def test_no_evaluation_message_is_a_near_copy_of_a_training_example():
-    training = training_texts()
+    training = NearCopyIndex(training_texts())
     near = []
     for family in FAMILIES:
         for text in family.split("all"):
-            candidates = difflib.get_close_matches(canonical(text), training, n=1, cutoff=0.9)
-            if candidates:
-                near.append((text, candidates[0]))
+            candidate = training.closest(canonical(text), 0.9)
+            if candidate is not None:
+                near.append((text, candidate))
     assert not near, near
 
 

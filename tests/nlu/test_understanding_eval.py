@@ -8,7 +8,6 @@ the holdout split's questions are never printed).
 
 from __future__ import annotations
 
-import difflib
 import re
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tooling.evaluation import (
     NLU_EVAL_DIR,
+    NearCopyIndex,
     VOICES,
     canonical,
     labelled_examples,
@@ -48,12 +48,12 @@ def test_every_topic_advice_and_out_of_scope_label_has_a_set():
 
 def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
     training = [canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in labelled_examples(path)]
-    exact = set(training)
+    exact, index = set(training), NearCopyIndex(training)
     found = []
     for _, splits in SETS:
         for text in splits["all"]:
             c = canonical(text)
-            if c in exact or difflib.get_close_matches(c, training, n=1, cutoff=0.9):
+            if c in exact or index.closest(c, 0.9) is not None:
                 found.append(text)
     assert not found, found
 
