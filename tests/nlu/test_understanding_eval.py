@@ -15,8 +15,8 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tooling.evaluation import (
     NLU_EVAL_DIR,
-    NearCopyIndex,
     VOICES,
+    NearCopyIndex,
     canonical,
     labelled_examples,
     nlu_eval_sets,
