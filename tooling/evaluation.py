@@ -8,9 +8,12 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
+import numpy as np
 import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def canonical(text: Text) -> Text:
@@ -29,9 +32,7 @@ class NearCopyIndex:
     once with NumPy, and only the texts that pass it are handed to difflib: the same answer.
     The corpus checks compare thousands of messages with thousands of examples."""
 
-    def __init__(self, texts: List[Text]) -> None:
-        import numpy as np
-
+    def __init__(self, texts: Iterable[Text]) -> None:
         self._texts = sorted(set(texts))
         self._alphabet = {c: i for i, c in enumerate(sorted({c for t in self._texts for c in t}))}
         self._counts = np.zeros((len(self._texts), len(self._alphabet)), dtype=np.int32)
@@ -41,8 +42,6 @@ class NearCopyIndex:
         self._lengths = self._counts.sum(axis=1)
 
     def closest(self, text: Text, cutoff: float) -> Optional[Text]:
-        import numpy as np
-
         query = np.zeros(len(self._alphabet), dtype=np.int32)
         for c in text:
             if c in self._alphabet:  # a character no text has matches nothing
@@ -68,6 +67,11 @@ def labelled_examples(path: Path) -> List[Tuple[Text, Text]]:
             if text:
                 pairs.append((block["intent"], text))
     return pairs
+
+
+def training_texts(data_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Set[Text]:
+    """Every training example in data/nlu, canonical: what no evaluation message may be near."""
+    return {canonical(t) for path in data_dir.glob("*.yml") for _, t in labelled_examples(path)}
 
 
 def message_lines(path: Path) -> List[Text]:
@@ -101,7 +105,6 @@ class ModelParser:
 
 
 # --- Crisis evaluation corpus (tests/data/crisis_eval) -------------------------------------
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CRISIS_EVAL_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_eval"
 # The reply each crisis family should get; families not listed get the "self" reply.
 EXPECTED_KIND = {"overdose": "medical", "third_person": "someone_else", "danger_from_others": "unsafe"}

@@ -29,6 +29,7 @@ from tooling.evaluation import (
     labelled_examples,
     message_lines,
     nlu_eval_sets,
+    training_texts,
 )
 
 DATA_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -49,10 +50,6 @@ def evaluation_texts(root: Path = PROJECT_ROOT, private: Sequence[Path] = ()) ->
         texts += [line.split("\t")[1] if "\t" in line else line
                   for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return texts
-
-
-def training_texts(data_dir: Path = DATA_DIR) -> Set[Text]:
-    return {canonical(t) for path in data_dir.glob("*.yml") for _, t in labelled_examples(path)}
 
 
 def read_tsv(path: Path) -> List[Tuple[Text, Text]]:

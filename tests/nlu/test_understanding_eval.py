@@ -18,9 +18,9 @@ from tooling.evaluation import (
     VOICES,
     NearCopyIndex,
     canonical,
-    labelled_examples,
     nlu_eval_sets,
     nlu_eval_voices,
+    training_texts,
     understanding_report,
 )
 
@@ -47,8 +47,8 @@ def test_every_topic_advice_and_out_of_scope_label_has_a_set():
 
 
 def test_no_evaluation_question_is_in_or_nearly_in_the_training_data():
-    training = [canonical(t) for path in (PROJECT_ROOT / "data" / "nlu").glob("*.yml") for _, t in labelled_examples(path)]
-    exact, index = set(training), NearCopyIndex(training)
+    exact = training_texts()
+    index = NearCopyIndex(exact)
     found = []
     for _, splits in SETS:
         for text in splits["all"]:
