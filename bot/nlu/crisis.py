@@ -8,7 +8,10 @@ Three signals are combined:
   (the surface: slang, typos and codes, "kms", "unalive", "sewerslide", that the embedding
   reads poorly). Long messages are also scored sentence by sentence, so a crisis sentence
   inside a TMS question is not diluted (a sentence counts unless the whole message reads
-  as plainly ordinary);
+  as plainly ordinary). A sentence's score is averaged with that of a second pair of
+  classifiers trained on sentences (the sentences of ordinary examples against the crisis
+  sentences of crisis examples): the first pair, trained on whole messages, reads a short
+  calm statement ("I'm happy to sign a release") like a short crisis message;
 - a spaCy lemma matcher of crisis phrases (below), which lowers the score needed, unless
   the intent classifier is sure the message is an ordinary question (the phrase used as a
   topic or a figure of speech; asking for a lethal dose always counts);
@@ -394,6 +397,43 @@ def resolved_history(text: Text) -> bool:
     return bool(_RECOVERED.search(_NEGATED_RECOVERY.sub(" ", text)) or _BEREAVEMENT.search(text))
 
 
+# libsvm's kernel cache in MB. Speed only, the same model: at scikit-learn's 200 MB the
+# sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s.
+_SVM_CACHE_MB = 4000
+
+
+def sentence_labels_kept(crisis_scores: Optional[np.ndarray], count: int) -> np.ndarray:
+    """Which of an example's `count` parts train the sentence models with the example's own
+    label: all of an ordinary example's (`crisis_scores` None); of a crisis example's, those
+    its whole-message scores put at 0.5 or more, and the highest-scored one in any case."""
+    if crisis_scores is None:
+        return np.ones(count, dtype=bool)
+    return (crisis_scores >= 0.5) | (np.arange(count) == int(np.argmax(crisis_scores)))
+
+
+def _svm_weights(model: Any) -> Dict[Text, np.ndarray]:
+    """What an RBF SVM's decision needs, as float32 arrays (no scikit-learn at load)."""
+    return {
+        "support_vectors": model.support_vectors_.astype(np.float32),
+        "dual_coef": model.dual_coef_[0].astype(np.float32),
+        "intercept": model.intercept_.astype(np.float32),
+        "gamma": np.array([model._gamma], dtype=np.float32),
+    }
+
+
+def _svm_probabilities(weights: Dict[Text, np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """The SVM's decision value through a logistic: a score in (0, 1), 0.5 on the boundary."""
+    support = weights["support_vectors"]
+    # |v - s|^2 expanded: no (vectors x support vectors x 384) array (150 MB for ten parts
+    # against the sentence model's 10,000 support vectors).
+    distances = np.maximum(
+        (vectors * vectors).sum(axis=1)[:, None] + (support * support).sum(axis=1)[None, :] - 2.0 * vectors @ support.T,
+        0.0,
+    )
+    decision = np.exp(-weights["gamma"][0] * distances) @ weights["dual_coef"] + weights["intercept"][0]
+    return 1.0 / (1.0 + np.exp(-decision))
+
+
 @dataclass
 class CrisisDecision:
     score: float  # the classifier's probability that the whole message is crisis language
@@ -522,6 +562,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # reply to 19 of 20 overdoses (14 by the likeliest kind) and moved at most two
             # messages of another family, to the emergency reply.
             "medical_kind_threshold": 0.2,
+            # A second SVM and n-gram model, trained on sentences, whose score for a message's
+            # strongest sentence is averaged with the whole-message models' (only when parts
+            # are scored, `part_threshold` <= 1).
+            "sentence_model": False,
             # A score below `ordinary_veto_below` with no crisis phrase gets the ordinary
             # answer and the standing crisis line (not the crisis reply) when the meaning
             # vote reads an ordinary question with at least `ordinary_reading_threshold`
@@ -554,6 +598,7 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         kinds: Optional[List[Text]] = None,
         surface: Optional[Any] = None,
         kind_model: Optional[Any] = None,
+        sentence_model: Optional[Tuple[Dict[Text, np.ndarray], Any]] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -566,6 +611,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         # The n-gram model: (SurfaceFeatures, logistic regression).
         self._surface = surface
         self._kind_model = kind_model
+        # Trained on sentences: (SVM weights, (SurfaceFeatures, logistic regression)).
+        self._sentence_model = sentence_model
         self._matcher: Optional[Matcher] = None
 
     @classmethod
@@ -599,7 +646,14 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                     surface = joblib.load(directory / "surface.joblib")
                     if (directory / "kind.joblib").exists():
                         kind_model = joblib.load(directory / "kind.joblib")
-                return cls(config, model_storage, resource, weights, kinds, surface, kind_model)
+                sentence_model = None
+                if (directory / "sentence_weights.npz").exists():
+                    import joblib
+
+                    with np.load(directory / "sentence_weights.npz") as arrays:
+                        sentence_weights = {name: arrays[name] for name in arrays.files}
+                    sentence_model = (sentence_weights, joblib.load(directory / "sentence_surface.joblib"))
+                return cls(config, model_storage, resource, weights, kinds, surface, kind_model, sentence_model)
         except (ValueError, FileNotFoundError):
             # Never trained (no crisis examples): the matcher and the classifier's reading still decide.
             logger.warning("The crisis classifier has no trained weights; using the matcher only.")
@@ -632,7 +686,9 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         features = np.stack([message_embedding(m) for m in examples])
         labels = np.array([self.label_of(m) for m in examples])
         is_crisis = labels != NOT_CRISIS
-        crisis_model = SVC(C=self._config["C"], kernel="rbf", gamma="scale").fit(features, is_crisis)
+        crisis_model = SVC(C=self._config["C"], kernel="rbf", gamma="scale", cache_size=_SVM_CACHE_MB).fit(
+            features, is_crisis
+        )
         kinds = sorted({str(k) for k in labels[is_crisis]})
         if len(kinds) > 1:
             kind_model = LogisticRegression(C=10.0, max_iter=3000).fit(features[is_crisis], labels[is_crisis])
@@ -640,13 +696,7 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             kind_weights = {"kind_coef": kind_model.coef_, "kind_intercept": kind_model.intercept_}
         else:  # one kind only: nothing to choose between
             self._kinds, kind_weights = kinds, {}
-        self._weights = {
-            "support_vectors": crisis_model.support_vectors_.astype(np.float32),
-            "dual_coef": crisis_model.dual_coef_[0].astype(np.float32),
-            "intercept": crisis_model.intercept_.astype(np.float32),
-            "gamma": np.array([crisis_model._gamma], dtype=np.float32),
-            **kind_weights,
-        }
+        self._weights = {**_svm_weights(crisis_model), **kind_weights}
         if self._config["surface_C"]:
             texts = [m.get(TEXT) for m in examples]
             self._surface, rows = self._train_surface(texts, features, is_crisis)
@@ -657,16 +707,52 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 self._kind_model = LogisticRegression(C=10.0, max_iter=5000).fit(
                     rows[is_crisis], labels[is_crisis]
                 )
+        if self._config["sentence_model"] and self._config["part_threshold"] <= 1:
+            self._sentence_model = self._train_sentence_model(examples, features, is_crisis)
         with self._model_storage.write_to(self._resource) as directory:
+            import joblib
+
             (directory / "kinds.json").write_text(json.dumps(self._kinds))
             np.savez(directory / "weights.npz", **self._weights)
             if self._surface is not None:
-                import joblib
-
                 joblib.dump(self._surface, directory / "surface.joblib")
                 if self._kind_model is not None:
                     joblib.dump(self._kind_model, directory / "kind.joblib")
+            if self._sentence_model is not None:
+                np.savez(directory / "sentence_weights.npz", **self._sentence_model[0])
+                joblib.dump(self._sentence_model[1], directory / "sentence_surface.joblib")
         return self._resource
+
+    def _train_sentence_model(
+        self, examples: List[Message], features: np.ndarray, is_crisis: np.ndarray
+    ) -> Tuple[Dict[Text, np.ndarray], Any]:
+        """The SVM and n-gram model for sentences, trained on every example and the parts
+        (sentences) of long ones: every part of an ordinary example is ordinary; a crisis
+        example's parts are crisis when the whole-message models, just trained, score them
+        at least 0.5, and its highest-scored part always is. The rest of a crisis example
+        ("also do you do weekends?") is left out: it is neither."""
+        from sklearn.svm import SVC
+
+        texts: List[Text] = [m.get(TEXT) or "" for m in examples]
+        labels: List[bool] = [bool(c) for c in is_crisis]
+        vectors = [features]
+        split = [(segments(text), bool(crisis)) for text, crisis in zip(texts, is_crisis, strict=True)]
+        unique = sorted({part for parts, _ in split for part in parts})
+        encoded = dict(zip(unique, shared_encoder().encode(unique), strict=True)) if unique else {}
+        for parts, crisis in split:
+            if not parts:
+                continue
+            part_vectors = np.stack([encoded[part] for part in parts])
+            keep = sentence_labels_kept(self.crisis_probabilities(part_vectors, parts) if crisis else None, len(parts))
+            texts += [part for part, kept in zip(parts, keep, strict=True) if kept]
+            labels += [crisis] * int(keep.sum())
+            vectors.append(part_vectors[keep])
+        embedding = np.concatenate(vectors)
+        target = np.array(labels)
+        svm = SVC(C=self._config["C"], kernel="rbf", gamma="scale", cache_size=_SVM_CACHE_MB).fit(embedding, target)
+        surface, _ = self._train_surface(texts, embedding, target)
+        logger.debug("Crisis sentence model: %d examples and parts, %d crisis.", len(texts), int(target.sum()))
+        return _svm_weights(svm), surface
 
     def _train_surface(self, texts: List[Text], embeddings: np.ndarray, is_crisis: np.ndarray) -> Tuple[Any, Any]:
         """((the fitted n-grams, the crisis model on them), the training rows, which the
@@ -694,16 +780,19 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         boundary; not a calibrated probability: thresholds are chosen on the dev split),
         averaged with the n-gram model's probability when it was trained and `texts` (or
         their `rows`) given."""
-        w = self._weights
-        distances = ((vectors[:, None, :] - w["support_vectors"][None, :, :]) ** 2).sum(axis=2)
-        decision = np.exp(-w["gamma"][0] * distances) @ w["dual_coef"] + w["intercept"][0]
-        meaning = 1.0 / (1.0 + np.exp(-decision))
+        meaning = _svm_probabilities(self._weights, vectors)
         if rows is None:
             rows = self.surface_rows(vectors, texts)
         if rows is None:
             return meaning
         surface = self._surface[1].predict_proba(rows)[:, 1]
         return (meaning + surface) / 2
+
+    def sentence_probabilities(self, vectors: np.ndarray, texts: List[Text]) -> np.ndarray:
+        """The sentence models' scores for parts of a message, as `crisis_probabilities`."""
+        weights, (features, model) = self._sentence_model
+        surface = model.predict_proba(features.transform(texts, vectors))[:, 1]
+        return (_svm_probabilities(weights, vectors) + surface) / 2
 
     def kind_probabilities(self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None) -> Dict[Text, float]:
         """The probability of each crisis kind for one message (or part of one); `row`, its
@@ -747,6 +836,11 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         crisis = self.crisis_probabilities(vectors, texts, rows)
         best = int(crisis.argmax())
         part_score = float(crisis[1:].max()) if len(crisis) > 1 else 0.0
+        if parts and self._sentence_model is not None:
+            # The strongest part by the whole-message models and by the sentence models,
+            # averaged. Chosen on the dev split and the private development sets
+            # (config.yml); the kind still comes from the whole-message models' reading.
+            part_score = (part_score + float(self.sentence_probabilities(vectors[1:], parts).max())) / 2
         row = rows[best] if rows is not None else None
         return float(crisis[0]), part_score, self.likeliest_kind(vectors[best], texts[best], row)
 

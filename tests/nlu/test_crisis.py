@@ -12,6 +12,7 @@ from bot.nlu.crisis import (
     means_seeking,
     resolved_history,
     segments,
+    sentence_labels_kept,
 )
 from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.spacy_nlp import SpacyNLP
@@ -555,3 +556,72 @@ def test_a_retraction_needs_the_calm_history_bar(score, patterns, expected):
     assert decide(score, 0.0, "self", patterns, "crisis_retracted", config, False) == expected
     # Off by default: the other rules decide.
     assert decide(0.69, 0.0, "self", [], "crisis_retracted", {**CONFIG, "threshold": 0.4}, False) == "self"
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        (None, [True, True, True]),  # every sentence of an ordinary example is ordinary
+        ([0.2, 0.4, 0.3], [False, True, False]),  # a crisis example's strongest sentence is crisis...
+        ([0.6, 0.9, 0.1], [True, True, False]),  # ...and so is any other at 0.5 or more
+        ([0.1, 0.1], [True, False]),  # a tie: the first
+    ],
+)
+def test_the_sentence_models_learn_an_ordinary_examples_sentences_and_a_crisis_examples_risk(scores, expected):
+    kept = sentence_labels_kept(None if scores is None else np.array(scores), len(expected))
+    assert kept.tolist() == expected
+
+
+def test_the_sentence_models_are_trained_saved_and_averaged_into_the_part_score(tmp_path):
+    """A calm sentence that only long ordinary examples contain reads as ordinary to the
+    sentence models, which the whole-message models (trained on short crisis examples
+    alike) cannot tell."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.minilm import shared_encoder
+    from bot.nlu.sentence_embeddings import EMBEDDING_KEY
+
+    crisis = ["i am done with everything", "i want to end it all", "i am going to kill myself",
+              "i am ready to die", "tonight i will end my life", "i have said my goodbyes, i am done"]
+    ordinary = [
+        "how long is a tms session. i am done with work at five, can i come after?",
+        "do you take insurance. i am done with paying out of pocket for pills",
+        "what does tms feel like. i am happy to sign the consent form",
+        "is tms safe for older people. my mother is happy to come with me",
+        "how many sessions are there? i am done with my last antidepressant trial",
+        "how much does it cost", "where is the clinic", "what are the side effects",
+    ]
+    texts = crisis + ordinary
+    vectors = shared_encoder().encode(texts)
+    examples = []
+    for text, vector in zip(texts, vectors, strict=True):
+        message = Message(data={"text": text, "intent": "crisis" if text in crisis else "faq"})
+        message.set(EMBEDDING_KEY, vector)
+        examples.append(message)
+    config = {**CrisisLanguageDetector.get_default_config(), "part_threshold": 0.9, "sentence_model": True}
+    storage, resource = LocalModelStorage(tmp_path), Resource("crisis")
+    CrisisLanguageDetector.create(config, storage, resource, None).train(TrainingData(examples))
+    assert (tmp_path / "crisis" / "sentence_weights.npz").exists()
+    loaded = CrisisLanguageDetector.load(config, storage, resource, None)
+    without = CrisisLanguageDetector.load({**config, "sentence_model": False}, storage, resource, None)
+    without._sentence_model = None
+
+    message = "can i bring my husband? i am done with work at five"
+    parts = segments(message)
+    assert parts == ["can i bring my husband", "i am done with work at five"]
+    part_vectors = shared_encoder().encode(parts)
+    sentence_scores = loaded.sentence_probabilities(part_vectors, parts)
+    whole_model_scores = loaded.crisis_probabilities(part_vectors, parts)
+    assert sentence_scores[1] < whole_model_scores[1]
+
+    def part_score(detector):
+        incoming = Message(data={"text": message})
+        incoming.set(EMBEDDING_KEY, shared_encoder().encode([message])[0])
+        return detector.score(incoming)[1]
+
+    assert part_score(without) == pytest.approx(float(whole_model_scores.max()), abs=1e-5)
+    assert part_score(loaded) == pytest.approx(
+        (float(whole_model_scores.max()) + float(sentence_scores.max())) / 2, abs=1e-5
+    )
