@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -398,8 +400,29 @@ def resolved_history(text: Text) -> bool:
 
 
 # libsvm's kernel cache in MB. Speed only, the same model: at scikit-learn's 200 MB the
-# sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s.
+# sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s. Capped at a
+# quarter of the memory free when training starts, so a small machine still trains.
 _SVM_CACHE_MB = 4000
+
+
+def svm_cache_mb() -> int:
+    try:
+        free_mb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: scikit-learn's default
+        return 200
+    return int(max(200, min(_SVM_CACHE_MB, free_mb // 4)))
+
+
+def _rbf_svm(C: float) -> Any:
+    from sklearn.svm import SVC
+
+    return SVC(C=C, kernel="rbf", gamma="scale", cache_size=svm_cache_mb())
+
+
+def encode_parts(texts: List[Text]) -> Dict[Text, np.ndarray]:
+    """The embedding of every part (sentence) of the given messages, each encoded once."""
+    unique = sorted({part for text in texts for part in segments(text)})
+    return dict(zip(unique, shared_encoder().encode(unique), strict=True)) if unique else {}
 
 
 def sentence_labels_kept(crisis_scores: Optional[np.ndarray], count: int) -> np.ndarray:
@@ -634,6 +657,9 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> CrisisLanguageDetector:
+        import joblib
+
+        use_sentence_model = {**cls.get_default_config(), **config}["sentence_model"]
         try:
             with model_storage.read_from(resource) as directory:
                 kinds = json.loads((directory / "kinds.json").read_text())
@@ -641,15 +667,11 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                     weights = {name: arrays[name] for name in arrays.files}
                 surface = kind_model = None
                 if (directory / "surface.joblib").exists():
-                    import joblib
-
                     surface = joblib.load(directory / "surface.joblib")
                     if (directory / "kind.joblib").exists():
                         kind_model = joblib.load(directory / "kind.joblib")
                 sentence_model = None
-                if (directory / "sentence_weights.npz").exists():
-                    import joblib
-
+                if use_sentence_model and (directory / "sentence_weights.npz").exists():
                     with np.load(directory / "sentence_weights.npz") as arrays:
                         sentence_weights = {name: arrays[name] for name in arrays.files}
                     sentence_model = (sentence_weights, joblib.load(directory / "sentence_surface.joblib"))
@@ -674,21 +696,32 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         return kind
 
     def train(self, training_data: TrainingData) -> Resource:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.svm import SVC
-
         examples = [
             m for m in training_data.intent_examples
             if message_embedding(m) is not None and not (m.get(TEXT) or "").startswith("/")
         ]
         if not any(m.get(INTENT) == CRISIS_INTENT for m in examples):
             return self._resource
+        # Two threads: the sentence models' parts are encoded (TensorFlow) while the
+        # whole-message models fit (libsvm, one core); the same models, about a minute sooner.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            parts: Optional[Future] = None
+            if self._config["sentence_model"] and self._config["part_threshold"] <= 1:
+                parts = pool.submit(encode_parts, [m.get(TEXT) or "" for m in examples])
+            self._train_whole_models(examples)
+            if parts is not None:
+                self._sentence_model = self._train_sentence_model(examples, parts.result(), pool)
+        self._persist()
+        return self._resource
+
+    def _train_whole_models(self, examples: List[Message]) -> None:
+        """The crisis SVM, the kind model and the n-gram model, on whole messages."""
+        from sklearn.linear_model import LogisticRegression
+
         features = np.stack([message_embedding(m) for m in examples])
         labels = np.array([self.label_of(m) for m in examples])
         is_crisis = labels != NOT_CRISIS
-        crisis_model = SVC(C=self._config["C"], kernel="rbf", gamma="scale", cache_size=_SVM_CACHE_MB).fit(
-            features, is_crisis
-        )
+        crisis_model = _rbf_svm(self._config["C"]).fit(features, is_crisis)
         kinds = sorted({str(k) for k in labels[is_crisis]})
         if len(kinds) > 1:
             kind_model = LogisticRegression(C=10.0, max_iter=3000).fit(features[is_crisis], labels[is_crisis])
@@ -707,11 +740,11 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 self._kind_model = LogisticRegression(C=10.0, max_iter=5000).fit(
                     rows[is_crisis], labels[is_crisis]
                 )
-        if self._config["sentence_model"] and self._config["part_threshold"] <= 1:
-            self._sentence_model = self._train_sentence_model(examples, features, is_crisis)
-        with self._model_storage.write_to(self._resource) as directory:
-            import joblib
 
+    def _persist(self) -> None:
+        import joblib
+
+        with self._model_storage.write_to(self._resource) as directory:
             (directory / "kinds.json").write_text(json.dumps(self._kinds))
             np.savez(directory / "weights.npz", **self._weights)
             if self._surface is not None:
@@ -721,24 +754,20 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             if self._sentence_model is not None:
                 np.savez(directory / "sentence_weights.npz", **self._sentence_model[0])
                 joblib.dump(self._sentence_model[1], directory / "sentence_surface.joblib")
-        return self._resource
 
     def _train_sentence_model(
-        self, examples: List[Message], features: np.ndarray, is_crisis: np.ndarray
+        self, examples: List[Message], encoded: Dict[Text, np.ndarray], pool: ThreadPoolExecutor
     ) -> Tuple[Dict[Text, np.ndarray], Any]:
         """The SVM and n-gram model for sentences, trained on every example and the parts
         (sentences) of long ones: every part of an ordinary example is ordinary; a crisis
         example's parts are crisis when the whole-message models, just trained, score them
         at least 0.5, and its highest-scored part always is. The rest of a crisis example
-        ("also do you do weekends?") is left out: it is neither."""
-        from sklearn.svm import SVC
-
+        ("also do you do weekends?") is left out: it is neither. `encoded`: the parts'
+        embeddings (`encode_parts`)."""
         texts: List[Text] = [m.get(TEXT) or "" for m in examples]
-        labels: List[bool] = [bool(c) for c in is_crisis]
-        vectors = [features]
-        split = [(segments(text), bool(crisis)) for text, crisis in zip(texts, is_crisis, strict=True)]
-        unique = sorted({part for parts, _ in split for part in parts})
-        encoded = dict(zip(unique, shared_encoder().encode(unique), strict=True)) if unique else {}
+        labels: List[bool] = [m.get(INTENT) == CRISIS_INTENT for m in examples]
+        vectors = [np.stack([message_embedding(m) for m in examples])]
+        split = [(segments(text), crisis) for text, crisis in zip(texts, labels, strict=True)]
         for parts, crisis in split:
             if not parts:
                 continue
@@ -749,8 +778,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             vectors.append(part_vectors[keep])
         embedding = np.concatenate(vectors)
         target = np.array(labels)
-        svm = SVC(C=self._config["C"], kernel="rbf", gamma="scale", cache_size=_SVM_CACHE_MB).fit(embedding, target)
+        # The SVM (libsvm, one core) fits beside the n-gram model.
+        svm = pool.submit(_rbf_svm(self._config["C"]).fit, embedding, target)
         surface, _ = self._train_surface(texts, embedding, target)
+        svm = svm.result()
         logger.debug("Crisis sentence model: %d examples and parts, %d crisis.", len(texts), int(target.sum()))
         return _svm_weights(svm), surface
 

@@ -13,6 +13,7 @@ from bot.nlu.crisis import (
     resolved_history,
     segments,
     sentence_labels_kept,
+    svm_cache_mb,
 )
 from bot.nlu.intents import ORDINARY_READING_KEY
 from bot.nlu.spacy_nlp import SpacyNLP
@@ -572,6 +573,16 @@ def test_the_sentence_models_learn_an_ordinary_examples_sentences_and_a_crisis_e
     assert kept.tolist() == expected
 
 
+@pytest.mark.parametrize(
+    ("free_mb", "expected"),
+    [(64_000, 4000), (8_000, 2000), (400, 200)],  # a quarter of free memory, within [200, 4000]
+)
+def test_the_svm_kernel_cache_is_capped_by_free_memory(monkeypatch, free_mb, expected):
+    sizes = {"SC_AVPHYS_PAGES": free_mb * 256, "SC_PAGE_SIZE": 4096}
+    monkeypatch.setattr("bot.nlu.crisis.os.sysconf", sizes.__getitem__)
+    assert svm_cache_mb() == expected
+
+
 def test_the_sentence_models_are_trained_saved_and_averaged_into_the_part_score(tmp_path):
     """A calm sentence that only long ordinary examples contain reads as ordinary to the
     sentence models, which the whole-message models (trained on short crisis examples
@@ -605,8 +616,8 @@ def test_the_sentence_models_are_trained_saved_and_averaged_into_the_part_score(
     CrisisLanguageDetector.create(config, storage, resource, None).train(TrainingData(examples))
     assert (tmp_path / "crisis" / "sentence_weights.npz").exists()
     loaded = CrisisLanguageDetector.load(config, storage, resource, None)
+    # A model trained with them, loaded with `sentence_model: false`, scores parts without them.
     without = CrisisLanguageDetector.load({**config, "sentence_model": False}, storage, resource, None)
-    without._sentence_model = None
 
     message = "can i bring my husband? i am done with work at five"
     parts = segments(message)
