@@ -710,14 +710,15 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             parts: Optional[Future] = None
             if self._config["sentence_model"] and self._config["part_threshold"] <= 1:
                 parts = pool.submit(encode_parts, [m.get(TEXT) or "" for m in examples])
-            self._train_whole_models(examples)
+            features, is_crisis = self._train_whole_models(examples)
             if parts is not None:
-                self._sentence_model = self._train_sentence_model(examples, parts.result(), pool)
+                self._sentence_model = self._train_sentence_model(examples, features, is_crisis, parts.result(), pool)
         self._persist()
         return self._resource
 
-    def _train_whole_models(self, examples: List[Message]) -> None:
-        """The crisis SVM, the kind model and the n-gram model, on whole messages."""
+    def _train_whole_models(self, examples: List[Message]) -> Tuple[np.ndarray, np.ndarray]:
+        """The crisis SVM, the kind model and the n-gram model, on whole messages; returns
+        the examples' embeddings and which are crisis, which the sentence models reuse."""
         from sklearn.linear_model import LogisticRegression
 
         features = np.stack([message_embedding(m) for m in examples])
@@ -742,6 +743,7 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 self._kind_model = LogisticRegression(C=10.0, max_iter=5000).fit(
                     rows[is_crisis], labels[is_crisis]
                 )
+        return features, is_crisis
 
     def _persist(self) -> None:
         import joblib
@@ -758,7 +760,12 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 joblib.dump(self._sentence_model[1], directory / "sentence_surface.joblib")
 
     def _train_sentence_model(
-        self, examples: List[Message], encoded: Dict[Text, np.ndarray], pool: ThreadPoolExecutor
+        self,
+        examples: List[Message],
+        features: np.ndarray,
+        is_crisis: np.ndarray,
+        encoded: Dict[Text, np.ndarray],
+        pool: ThreadPoolExecutor,
     ) -> Tuple[Dict[Text, np.ndarray], Any]:
         """The SVM and n-gram model for sentences, trained on every example and the parts
         (sentences) of long ones: every part of an ordinary example is ordinary; a crisis
@@ -767,8 +774,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         ("also do you do weekends?") is left out: it is neither. `encoded`: the parts'
         embeddings (`encode_parts`)."""
         texts: List[Text] = [m.get(TEXT) or "" for m in examples]
-        labels: List[bool] = [m.get(INTENT) == CRISIS_INTENT for m in examples]
-        vectors = [np.stack([message_embedding(m) for m in examples])]
+        labels: List[bool] = [bool(crisis) for crisis in is_crisis]
+        vectors = [features]
         split = [(segments(text), crisis) for text, crisis in zip(texts, labels, strict=True)]
         for parts, crisis in split:
             if not parts:
