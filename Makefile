@@ -47,7 +47,7 @@ test-stories: train ## Run the dialogue test stories in tests/test_stories.yml a
 crisis-tune: install ## Crisis decision thresholds tried on the dev split: fewest false alarms per number missed
 	$(BIN)/python -m tooling.evaluation crisis-tune
 
-crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval (SPLIT=dev|test|holdout|all)
+crisis-report: install ## Crisis recall and false alarms per family on tests/data/crisis_eval, and follow-ups after a crisis reply (SPLIT=dev|test|holdout|all)
 	$(BIN)/python -m tooling.evaluation crisis-report --split $(or $(SPLIT),test)
 
 nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|holdout|all)

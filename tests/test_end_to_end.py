@@ -313,6 +313,23 @@ def test_a_plea_for_help_gets_the_topics_or_after_a_crisis_the_same_crisis_reply
 
 
 @slow
+def test_after_a_crisis_a_message_it_cannot_place_gets_the_crisis_reply_for_that_case_again(servers):
+    sender = new_sender()
+    crisis = say(servers, sender, "my son told me last night he wants to end it all")
+    assert texts(crisis) == [variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")]
+    # The same message before any crisis gets "did you mean..." (the test below).
+    assert texts(say(servers, sender, UNPLACEABLE)) == [
+        variation("utter_crisis_checkin"),
+        variation("utter_crisis", crisis_region=None, crisis_kind="someone_else"),
+        variation("utter_referral_short"),
+    ]
+    # A question is still answered, with the crisis line kept in view.
+    assert said(say(servers, sender, "how long is a session?")) == [
+        "utter_faq/session_length", "utter_referral_first", "utter_crisis_reminder",
+    ]
+
+
+@slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), UNPLACEABLE)
     # "Did you mean" with the likeliest topics, and the first, full referral.

@@ -95,3 +95,21 @@ def test_a_plea_for_help_after_a_crisis_gets_the_crisis_reply_and_otherwise_a_cr
     # Only that plea skips the referral for a crisis reply.
     crisis_only = sorted(intent for intent, _condition, actions in rules() if actions == ["utter_crisis"])
     assert crisis_only == ["ask_for_help", "crisis"]
+
+
+def test_a_message_it_cannot_place_gets_the_crisis_reply_again_after_a_crisis():
+    # Before a crisis: the likeliest topics (and a referral, from the action). After one:
+    # "ask it another way", the crisis reply for the session's case, and the short referral,
+    # all domain responses, so they need no action server.
+    assert sorted(by_intent()["nlu_fallback"], key=lambda rule: rule[0]) == [
+        (False, ["action_offer_topics"]),
+        (True, ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"]),
+    ]
+
+
+def test_the_check_in_names_no_crisis_line_of_its_own(domain):
+    # The numbers come from utter_crisis, which has a variation per region and case.
+    [check_in] = domain["responses"]["utter_crisis_checkin"]
+    assert "condition" not in check_in
+    assert not any(ch.isdigit() for ch in check_in["text"])
+    assert "another way" in check_in["text"] and check_in["text"].endswith(":")

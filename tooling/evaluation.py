@@ -225,6 +225,80 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
     return "\n".join(lines) + "\n"
 
 
+# --- Follow-ups after a crisis reply (tests/data/crisis_followups) ---------------------------
+# The message a person sends right after the crisis reply, in the same session: "continuing"
+# still needs crisis resources ("idk", "he's back"), "moving_on" asks an ordinary question
+# ("i'm ok now. how long is a session?"). Each entry records the crisis message before it
+# (`before`) and its case (`kind`); only the follow-up is scored. dev: read while designing
+# the dialogue rule; test: written afterwards, reported.
+CRISIS_FOLLOWUP_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_followups"
+RULES_DIR = PROJECT_ROOT / "data" / "rules"
+
+
+def crisis_reply_intents_after_a_crisis(rules_dir: Path = RULES_DIR) -> Set[Text]:
+    """The intents whose reply includes `utter_crisis` once crisis language was seen in the
+    session (crisis_flagged), read from the rules: the dialogue here is rules only."""
+    intents: Set[Text] = set()
+    for path in sorted(rules_dir.glob("*.yml")):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []:
+            flags = [slot["crisis_flagged"] for step in rule.get("condition") or []
+                     for slot in step.get("slot_was_set") or [] if "crisis_flagged" in slot]
+            steps = rule.get("steps") or []
+            if False in flags or not any(step.get("action") == "utter_crisis" for step in steps):
+                continue
+            intents.update(step["intent"] for step in steps if "intent" in step)
+    return intents
+
+
+@dataclass
+class FollowUpResult:
+    family: CrisisFamily
+    total: int
+    crisis_reply: int  # follow-ups given the crisis reply again
+    by_kind: Dict[Text, Tuple[int, int]]  # kind of the crisis before -> (total, crisis reply)
+    errors: List[Text]
+
+    @property
+    def rate(self) -> float:
+        return self.crisis_reply / self.total if self.total else 0.0
+
+
+def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
+    """Which follow-ups of `split` get the crisis reply again: the intent `parse` reads,
+    looked up in the rules for a session with a crisis in it."""
+    again = crisis_reply_intents_after_a_crisis()
+    results = []
+    for family in families:
+        got = 0
+        by_kind: Dict[Text, List[int]] = {}
+        errors = []
+        for text in family.split(split):
+            intent = parse(text)["intent"]["name"]
+            counts = by_kind.setdefault(family.expected_kind(text), [0, 0])
+            counts[0] += 1
+            if intent in again:
+                got += 1
+                counts[1] += 1
+            if (intent in again) != (family.type == "crisis"):
+                errors.append(f"{intent}: {text}")
+        results.append(FollowUpResult(family, len(family.split(split)), got,
+                                      {k: (n, c) for k, (n, c) in sorted(by_kind.items())}, errors))
+    return results
+
+
+def followup_report(results: List[FollowUpResult], split: Text) -> Text:
+    lines = [f"Follow-ups after a crisis reply, {split} split (tests/data/crisis_followups)", ""]
+    for r in results:
+        wanted = "should get it" if r.family.type == "crisis" else "should get an ordinary answer"
+        kinds = ", ".join(f"{kind} {c}/{n}" for kind, (n, c) in r.by_kind.items())
+        lines.append(f"{r.family.name:12s} {r.total:4d} messages ({wanted}): crisis reply again "
+                     f"{r.crisis_reply} = {r.rate:.1%}  [{kinds}]")
+    errors = [e for r in results for e in r.errors]
+    if errors:
+        lines += ["", "Not as wanted:", *(f"  {e}" for e in errors)]
+    return "\n".join(lines) + "\n"
+
+
 def crisis_detector_settings(config_path: Path = PROJECT_ROOT / "config.yml") -> Dict[Text, Any]:
     """The crisis detector's settings in config.yml (its pipeline entry, name left out)."""
     pipeline = (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("pipeline") or []
@@ -385,9 +459,12 @@ def main(argv: Optional[List[Text]] = None) -> int:
             print(report)
             return 0
         results = evaluate_crisis(model_parser.parse, crisis_families(), args.split)
+        followups = evaluate_followups(model_parser.parse, crisis_families(CRISIS_FOLLOWUP_DIR), args.split)
     finally:
         model_parser.close()
     report = crisis_report(results, args.split)
+    if args.split in ("dev", "test", "all"):
+        report += "\n" + followup_report(followups, args.split)
     out = PROJECT_ROOT / "test-artifacts" / f"crisis-report-{args.split}.txt"
     out.parent.mkdir(exist_ok=True)
     out.write_text(report, encoding="utf-8")
