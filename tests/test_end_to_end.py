@@ -313,6 +313,21 @@ def test_a_plea_for_help_gets_the_topics_or_after_a_crisis_the_same_crisis_reply
 
 
 @slow
+def test_a_follow_up_read_as_another_case_keeps_the_reply_to_the_sessions_case(servers):
+    # "im scared for her" alone reads as danger from another person (the kind model's
+    # probability 0.49, under config.yml's 0.8): after a sister's suicidal talk, the reply
+    # stays the one for someone else at risk (bot/policies/crisis_case.py).
+    sender = new_sender()
+    someone_else = [variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")]
+    assert texts(say(servers, sender, "my sister says she wants to kill herself")) == someone_else
+    assert texts(say(servers, sender, "im scared for her")) == someone_else
+    # In a new conversation the same words get the reply for their own reading.
+    assert texts(say(servers, new_sender(), "im scared for her")) == [
+        variation("utter_crisis", crisis_region=None, crisis_kind="unsafe")
+    ]
+
+
+@slow
 def test_after_a_crisis_a_message_it_cannot_place_gets_the_crisis_reply_for_that_case_again(servers):
     sender = new_sender()
     crisis = say(servers, sender, "my son told me last night he wants to end it all")

@@ -255,6 +255,10 @@ class FollowUpResult:
     family: CrisisFamily
     total: int
     crisis_reply: int  # follow-ups given the crisis reply again
+    # ... for the case of the crisis before (or the emergency reply, for an overdose or
+    # injury), after bot/policies/crisis_case.py: a follow-up read as crisis language may be
+    # read as another case
+    fitting: int
     by_kind: Dict[Text, Tuple[int, int]]  # kind of the crisis before -> (total, crisis reply)
     errors: List[Text]
 
@@ -263,25 +267,45 @@ class FollowUpResult:
         return self.crisis_reply / self.total if self.total else 0.0
 
 
+def case_switch_probability(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
+    """CrisisCasePolicy's switch_probability in config.yml."""
+    from bot.policies.crisis_case import CrisisCasePolicy
+
+    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
+        if policy.get("name", "").endswith("CrisisCasePolicy"):
+            return float(policy.get("switch_probability", CrisisCasePolicy.get_default_config()["switch_probability"]))
+    return 0.0  # not configured: each crisis message's own reading picks the reply
+
+
 def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
     """Which follow-ups of `split` get the crisis reply again: the intent `parse` reads,
-    looked up in the rules for a session with a crisis in it."""
+    looked up in the rules for a session with a crisis in it; and for which case."""
+    from bot.policies.crisis_case import session_case
+
     again = crisis_reply_intents_after_a_crisis()
+    switch = case_switch_probability()
     results = []
     for family in families:
-        got = 0
+        got = fitting = 0
         by_kind: Dict[Text, List[int]] = {}
         errors = []
         for text in family.split(split):
-            intent = parse(text)["intent"]["name"]
-            counts = by_kind.setdefault(family.expected_kind(text), [0, 0])
+            parsed = parse(text)
+            intent = parsed["intent"]["name"]
+            before = family.expected_kind(text)
+            counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
             if intent in again:
                 got += 1
                 counts[1] += 1
+                case = before  # other intents leave the session's case alone
+                if intent == "crisis":
+                    decision = parsed.get("crisis") or {}
+                    case = session_case(before, decision.get("kind", before), float(decision.get("kind_probability", 1.0)), switch)
+                fitting += case in (before, "medical")
             if (intent in again) != (family.type == "crisis"):
                 errors.append(f"{intent}: {text}")
-        results.append(FollowUpResult(family, len(family.split(split)), got,
+        results.append(FollowUpResult(family, len(family.split(split)), got, fitting,
                                       {k: (n, c) for k, (n, c) in sorted(by_kind.items())}, errors))
     return results
 
@@ -292,7 +316,8 @@ def followup_report(results: List[FollowUpResult], split: Text) -> Text:
         wanted = "should get it" if r.family.type == "crisis" else "should get an ordinary answer"
         kinds = ", ".join(f"{kind} {c}/{n}" for kind, (n, c) in r.by_kind.items())
         lines.append(f"{r.family.name:12s} {r.total:4d} messages ({wanted}): crisis reply again "
-                     f"{r.crisis_reply} = {r.rate:.1%}  [{kinds}]")
+                     f"{r.crisis_reply} = {r.rate:.1%}, for the case before or the emergency reply "
+                     f"{r.fitting}  [{kinds}]")
     errors = [e for r in results for e in r.errors]
     if errors:
         lines += ["", "Not as wanted:", *(f"  {e}" for e in errors)]

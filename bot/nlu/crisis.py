@@ -467,6 +467,10 @@ class CrisisDecision:
     classifier_intent: Optional[Text] = None  # what the classifier and guards said before this
     resolved_history: bool = False
     ordinary_reading: float = 0.0  # the meaning vote's probability of its likeliest ordinary label
+    # How sure the kind model is of `kind` where the evidence is strongest (1.0 when a
+    # phrase decided it, e.g. an overdose). The dialogue keeps a session's first case when
+    # a later message reads as another case with less certainty (bot/policies/crisis_case.py).
+    kind_probability: float = 1.0
 
     @property
     def is_crisis(self) -> bool:
@@ -476,7 +480,8 @@ class CrisisDecision:
         return {"score": round(self.score, 4), "part_score": round(self.part_score, 4),
                 "kind": self.kind, "patterns": self.patterns,
                 "classifier_intent": self.classifier_intent, "resolved_history": self.resolved_history,
-                "ordinary_reading": round(self.ordinary_reading, 4)}
+                "ordinary_reading": round(self.ordinary_reading, 4),
+                "kind_probability": round(self.kind_probability, 4)}
 
 
 def decide(
@@ -852,17 +857,25 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
     def likeliest_kind(self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None) -> Text:
         """The likeliest kind, except that a likely enough overdose or injury gets the
         emergency reply (missing it costs more than giving it to a plan)."""
+        return self.kind_reading(vector, text, row)[0]
+
+    def kind_reading(
+        self, vector: np.ndarray, text: Optional[Text] = None, row: Optional[Any] = None
+    ) -> Tuple[Text, float]:
+        """`likeliest_kind` and the kind model's probability of it."""
         probabilities = self.kind_probabilities(vector, text, row)
         if probabilities.get("medical", 0.0) >= self._config["medical_kind_threshold"]:
-            return "medical"
-        return max(probabilities, key=probabilities.__getitem__)
+            return "medical", probabilities["medical"]
+        kind = max(probabilities, key=probabilities.__getitem__)
+        return kind, probabilities[kind]
 
-    def score(self, message: Message) -> Tuple[float, float, Text]:
+    def score(self, message: Message) -> Tuple[float, float, Text, float]:
         """(probability that the message is crisis language, the highest such probability
-        of one of its parts, the likeliest crisis kind where the evidence is strongest)."""
+        of one of its parts, the likeliest crisis kind where the evidence is strongest, the
+        kind model's probability of that kind)."""
         vector = message_embedding(message)
         if self._weights is None or vector is None:
-            return 0.0, 0.0, "self"
+            return 0.0, 0.0, "self", 1.0
         vectors = vector[None, :]
         # Parts are only scored when they can decide (part_threshold <= 1).
         parts = segments(message.get(TEXT) or "") if self._config["part_threshold"] <= 1 else []
@@ -882,7 +895,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # (config.yml); the kind still comes from the whole-message models' reading.
             part_score = (part_score + float(self.sentence_probabilities(vectors[1:], parts).max())) / 2
         row = rows[best] if rows is not None else None
-        return float(crisis[0]), part_score, self.likeliest_kind(vectors[best], texts[best], row)
+        kind, kind_probability = self.kind_reading(vectors[best], texts[best], row)
+        return float(crisis[0]), part_score, kind, kind_probability
 
     def decision(self, message: Message) -> CrisisDecision:
         doc = message.get(SPACY_DOCS[TEXT])
@@ -900,13 +914,13 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # An attempt placed in the past ("in 2014", "when I was 17") is history: the
             # ordinary reading may veto it like any other phrase.
             patterns.remove("attempt")
-        score, part_score, kind = self.score(message)
+        score, part_score, kind, kind_probability = self.score(message)
         if "overdose" in patterns and kind == "self":
-            kind = "medical"
+            kind, kind_probability = "medical", 1.0
         resolved = resolved_history(message.get(TEXT) or "")
         ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
         verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary)
-        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary)
+        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary, kind_probability)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

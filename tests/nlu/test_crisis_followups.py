@@ -71,6 +71,9 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # of "did you mean...?").
 MIN_CONTINUING = 0.78
 MAX_MOVING_ON = 0.27
+# Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
+# 50 of 69 (72.5%) with bot/policies/crisis_case.py, 45 without.
+MIN_CONTINUING_FITTING = 0.68
 
 
 @pytest.mark.slow
@@ -88,4 +91,5 @@ def test_follow_ups_on_the_test_split(trained_model):
     (artifacts / "crisis-followups-test.txt").write_text(report, encoding="utf-8")
     print(report)
     assert results["continuing"].rate >= MIN_CONTINUING, report
+    assert results["continuing"].fitting / results["continuing"].total >= MIN_CONTINUING_FITTING, report
     assert results["moving_on"].rate <= MAX_MOVING_ON, report

@@ -1,0 +1,1 @@
+"""Dialogue policies: Rasa graph components that see the whole conversation."""
