@@ -325,6 +325,15 @@ def test_a_follow_up_read_as_another_case_keeps_the_reply_to_the_sessions_case(s
     assert texts(say(servers, new_sender(), "im scared for her")) == [
         variation("utter_crisis", crisis_region=None, crisis_kind="unsafe")
     ]
+    # An overdose stays the emergency for the session: "i dont want an ambulance" alone
+    # reads as the writer's own despair (the 988 reply), which would drop "call 911 now".
+    sender = new_sender()
+    emergency = [variation("utter_crisis", crisis_region=None, crisis_kind="medical")]
+    assert texts(say(servers, sender, "i took a lot of my sleeping pills like 20 min ago")) == emergency
+    assert texts(say(servers, sender, "i dont want an ambulance")) == emergency
+    assert texts(say(servers, new_sender(), "i dont want an ambulance")) == [
+        variation("utter_crisis", crisis_region=None, crisis_kind="self")
+    ]
 
 
 @slow

@@ -468,7 +468,7 @@ class CrisisDecision:
     resolved_history: bool = False
     ordinary_reading: float = 0.0  # the meaning vote's probability of its likeliest ordinary label
     # How sure the kind model is of `kind` where the evidence is strongest (1.0 when a
-    # phrase decided it, e.g. an overdose). The dialogue keeps a session's first case when
+    # phrase decided it, e.g. an overdose). The dialogue keeps the session's earlier case when
     # a later message reads as another case with less certainty (bot/policies/crisis_case.py).
     kind_probability: float = 1.0
 

@@ -11,7 +11,8 @@ This policy sees the conversation: when a message in a session that already had 
 reads as a different case, it puts the session's case back unless the new reading is an
 overdose or injury (the emergency reply always wins) or the kind model is sure of it
 (`switch_probability`: a second, different crisis, such as someone who wrote about their
-own despair now saying their partner hurts them). It only sets the slot, before the rule's
+own despair now saying their partner hurts them). An overdose or injury earlier in the
+session is kept whatever the reading: it is still the emergency. It only sets the slot, before the rule's
 `utter_crisis` runs; it never chooses an action. It is a policy because only the dialogue
 knows what came before; it needs no action server, and it runs during a staff takeover too,
 where crisis turns still get their reply. The bar was chosen on the dev split of
@@ -42,10 +43,14 @@ EMERGENCY = "medical"
 
 def session_case(previous: Optional[Text], reading: Text, probability: float, switch_probability: float) -> Text:
     """The case a crisis reply should answer: the session's earlier case, unless this
-    message is an emergency or the kind model is sure of a different case."""
-    if previous is None or reading == previous or reading == EMERGENCY or probability >= switch_probability:
+    message is an emergency or the kind model is sure of a different case. An emergency
+    earlier in the session stays: after "I took 20 pills", "I don't want an ambulance" reads
+    as the writer's despair, but it is the same emergency."""
+    if previous is None or reading in (previous, EMERGENCY):
         return reading
-    return previous
+    if previous == EMERGENCY or probability < switch_probability:
+        return previous
+    return reading
 
 
 def earlier_case(tracker: DialogueStateTracker, initial: Optional[Text]) -> Optional[Text]:

@@ -72,8 +72,8 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 MIN_CONTINUING = 0.78
 MAX_MOVING_ON = 0.27
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
-# 50 of 69 (72.5%) with bot/policies/crisis_case.py, 45 without.
-MIN_CONTINUING_FITTING = 0.68
+# 51 of 69 (73.9%) with bot/policies/crisis_case.py, 45 without.
+MIN_CONTINUING_FITTING = 0.7
 
 
 @pytest.mark.slow

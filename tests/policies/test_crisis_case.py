@@ -28,6 +28,8 @@ SURE = 0.8  # config.yml's switch_probability
         ("someone_else", "unsafe", 0.5, "someone_else"),
         ("self", "medical", 0.2, "medical"),  # the emergency reply always wins
         ("medical", "self", 0.5, "medical"),
+        ("medical", "self", 0.99, "medical"),  # "I don't want an ambulance": the same emergency
+        ("medical", "unsafe", 0.99, "medical"),
     ],
 )
 def test_the_case_a_crisis_reply_answers(previous, reading, probability, expected):
