@@ -227,8 +227,8 @@ def crisis_report(results: List[FamilyResult], split: Text) -> Text:
 
 # --- Follow-ups after a crisis reply (tests/data/crisis_followups) ---------------------------
 # The message a person sends right after the crisis reply, in the same session: "continuing"
-# still needs crisis resources ("idk", "he's back"), "moving_on" asks an ordinary question
-# ("i'm ok now. how long is a session?"). Each entry records the crisis message before it
+# still needs crisis resources ("its too late", "he's back"), "moving_on" asks an ordinary
+# question ("i'm ok now. how long is a session?"). Each entry records the crisis message before it
 # (`before`) and its case (`kind`); only the follow-up is scored. dev: read while designing
 # the dialogue rule; test: written afterwards, reported.
 CRISIS_FOLLOWUP_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_followups"

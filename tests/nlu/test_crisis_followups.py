@@ -1,8 +1,8 @@
 """Follow-ups after a crisis reply (tests/data/crisis_followups), scored with the trained model.
 
 The message sent right after the crisis reply, in the same session: one that still shows
-distress or danger ("idk", "he's back", "cant get up") should get the crisis reply again,
-and one that asks an ordinary question ("i'm ok now. how long is a session?") its answer.
+distress or danger ("its too late", "he's back", "cant get up") should get the crisis reply
+again, and one that asks an ordinary question ("i'm ok now. how long is a session?") its answer.
 Which reply an intent gets after a crisis is read from the rules, so this measures the
 model and the dialogue together. Reported on the test split (test-artifacts/), which was
 written after the rule was designed on the dev split.
