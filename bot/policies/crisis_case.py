@@ -37,7 +37,8 @@ from bot.nlu.crisis import PARSE_KEY
 
 KIND_SLOT = "crisis_kind"
 CRISIS_INTENT = "crisis"
-# The overdose or injury reply ("call 911 now, even if you feel okay") is never replaced.
+# The overdose or injury reply (emergency services now, even if the person feels okay) is
+# never replaced, and stays for the rest of the session.
 EMERGENCY = "medical"
 
 

@@ -52,9 +52,11 @@ HANDOFF_RESPONSES = frozenset(
 )
 
 # --- Fallback, second stage ("I don't have information on that") --------------------------
-# data/rules/faq.yml: nlu_fallback -> action_offer_topics; on a second miss in a row (or
-# with no likely topic to offer) it says utter_no_information (actions/topics.py), as does
-# resilience.py when the action server is down. utter_default is Rasa's own default
+# data/rules/faq.yml: nlu_fallback -> action_offer_topics (after a crisis in the session,
+# data/rules/crisis.yml gives the crisis reply again instead: a crisis turn, above, whose
+# words are never shown); on a second miss in a row (or with no likely topic to offer) it
+# says utter_no_information (actions/topics.py), as does resilience.py when the action
+# server is down. utter_default is Rasa's own default
 # fallback action's response (a message no rule or policy could handle).
 FALLBACK_RESPONSES = frozenset({"utter_no_information", "utter_default"})
 

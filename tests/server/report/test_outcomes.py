@@ -17,12 +17,25 @@ def rules() -> List[Dict[str, Any]]:
     return found
 
 
-def rule_actions_after(intent: str) -> List[str]:
+def crisis_condition(rule: Dict[str, Any]) -> Any:
+    """The rule's crisis_flagged condition: None when it has no condition."""
+    for step in rule.get("condition") or []:
+        for slot in step.get("slot_was_set") or []:
+            if "crisis_flagged" in slot:
+                return slot["crisis_flagged"]
+    return None
+
+
+def rule_actions_after(intent: str, crisis_flagged: Any = None) -> List[str]:
+    """The actions of the rule for `intent`: the unconditional one, or the one for a session
+    with (True) or without (False) a crisis in it."""
     for rule in rules():
         steps = rule.get("steps") or []
-        if steps and steps[0].get("intent") == intent and not rule.get("condition"):
+        if steps and steps[0].get("intent") == intent and crisis_condition(rule) == crisis_flagged:
+            if crisis_flagged is None and rule.get("condition"):
+                continue
             return [step["action"] for step in steps[1:] if "action" in step]
-    raise AssertionError(f"no unconditional rule for {intent}")
+    raise AssertionError(f"no rule for {intent} with crisis_flagged {crisis_flagged}")
 
 
 def test_every_response_named_exists_in_the_domain(domain):
@@ -45,7 +58,9 @@ def test_every_action_and_intent_named_exists_in_the_domain(domain):
 def test_the_rules_still_say_what_the_mapping_assumes():
     assert rule_actions_after("crisis") == ["utter_crisis"]
     assert rule_actions_after("talk_to_human") == ["action_handoff_to_human"]
-    assert rule_actions_after("nlu_fallback") == ["action_offer_topics"]
+    assert rule_actions_after("nlu_fallback", crisis_flagged=False) == ["action_offer_topics"]
+    # After a crisis, the crisis reply again: the turn counts as a crisis turn (below).
+    assert "utter_crisis" in rule_actions_after("nlu_fallback", crisis_flagged=True)
     assert rule_actions_after("out_of_scope")[0] == "utter_out_of_scope"
     assert rule_actions_after("faq")[0] == "utter_faq"
 
@@ -79,6 +94,9 @@ def test_the_two_fallback_stages_are_the_actions_responses():
         ("crisis", [], [], outcomes.CRISIS),
         ("greet", ["utter_greet"], ["utter_greet", "utter_ask_question"], outcomes.OTHER),
         ("crisis_retracted", [], ["utter_crisis_followup"], outcomes.OTHER),
+        # After a crisis, a message it cannot place gets the crisis reply again.
+        ("nlu_fallback", ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
+         ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"], outcomes.CRISIS),
     ],
 )
 def test_turn_outcome(intent, actions, responses, expected):
