@@ -56,8 +56,8 @@ HANDOFF_RESPONSES = frozenset(
 # data/rules/crisis.yml gives the crisis reply again instead: a crisis turn, above, whose
 # words are never shown); on a second miss in a row (or with no likely topic to offer) it
 # says utter_no_information (actions/topics.py), as does resilience.py when the action
-# server is down. utter_default is Rasa's own default
-# fallback action's response (a message no rule or policy could handle).
+# server is down. utter_default is Rasa's own default fallback action's response (a
+# message no rule or policy could handle).
 FALLBACK_RESPONSES = frozenset({"utter_no_information", "utter_default"})
 
 # --- Clarify, first stage ("I'm not sure I understood. Did you mean...?") -----------------
