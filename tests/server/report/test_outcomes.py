@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 
 from bot.server.report import outcomes
-from tests.conftest import PROJECT_ROOT, load_yaml
-
-
-def rules() -> List[Dict[str, Any]]:
-    found: List[Dict[str, Any]] = []
-    for path in sorted((PROJECT_ROOT / "data" / "rules").glob("*.yml")):
-        found += load_yaml(path).get("rules") or []
-    return found
-
-
-def crisis_condition(rule: Dict[str, Any]) -> Any:
-    """The rule's crisis_flagged condition: None when it has no condition."""
-    for step in rule.get("condition") or []:
-        for slot in step.get("slot_was_set") or []:
-            if "crisis_flagged" in slot:
-                return slot["crisis_flagged"]
-    return None
+from tests.conftest import PROJECT_ROOT
+from tests.test_referral_paths import rules
 
 
 def rule_actions_after(intent: str, crisis_flagged: Any = None) -> List[str]:
     """The actions of the rule for `intent`: the unconditional one, or the one for a session
-    with (True) or without (False) a crisis in it."""
-    for rule in rules():
-        steps = rule.get("steps") or []
-        if steps and steps[0].get("intent") == intent and crisis_condition(rule) == crisis_flagged:
-            if crisis_flagged is None and rule.get("condition"):
-                continue
-            return [step["action"] for step in steps[1:] if "action" in step]
+    with (True) or without (False) a crisis in it (rules as tests/test_referral_paths.py reads them)."""
+    for rule_intent, condition, actions in rules():
+        if rule_intent == intent and condition == crisis_flagged:
+            return actions
     raise AssertionError(f"no rule for {intent} with crisis_flagged {crisis_flagged}")
 
 
