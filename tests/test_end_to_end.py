@@ -302,6 +302,30 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
 
 
 @slow
+def test_ok_after_an_answer_invites_the_next_question_and_after_a_crisis_gets_the_crisis_reply_again(servers):
+    sender = new_sender()
+    assert said(say(servers, sender, "How long does one TMS session take?"))[0] == "utter_faq/session_length"
+    assert said(say(servers, sender, "okay, makes sense")) == ["utter_acknowledge", "utter_referral_short"]
+    assert said(say(servers, sender, "my brother told me he wants to kill himself")) == ["utter_crisis"]
+    reply = say(servers, sender, "ok")
+    assert said(reply) == ["utter_crisis_acknowledged", "utter_crisis", "utter_referral_short"]
+    assert reply[1]["text"] == variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")
+
+
+@slow
+def test_asking_about_ones_data_says_how_to_delete_it_and_after_a_crisis_keeps_a_crisis_line(servers, domain):
+    sender = new_sender()
+    reply = say(servers, sender, "is this conversation saved somewhere?")
+    assert said(reply) == ["utter_privacy", "utter_referral_short"]
+    assert reply[0]["text"] == response_text(domain, "utter_privacy")  # the website's: the widget's menu
+    # Someone whose partner reads their phone must be told how to delete the chat.
+    assert said(say(servers, sender, "my husband hits me and checks my phone")) == ["utter_crisis"]
+    assert said(say(servers, sender, "how do i delete this chat")) == [
+        "utter_privacy", "utter_referral_short", "utter_crisis_reminder",
+    ]
+
+
+@slow
 def test_a_plea_for_help_gets_the_topics_or_after_a_crisis_the_same_crisis_reply_again(servers):
     alone = say(servers, new_sender(), "what should I do?")
     assert said(alone) == ["utter_help_offer", "utter_topics_intro", "utter_referral_first", "utter_crisis_reminder"]

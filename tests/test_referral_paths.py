@@ -77,6 +77,28 @@ def test_thanks_goodbye_and_bot_question_get_one_short_line_and_a_crisis_line_af
     ]
 
 
+def test_ok_gets_one_short_line_and_after_a_crisis_the_crisis_reply_again():
+    # "k", "whatever" right after a crisis reply may be the crisis going on.
+    assert sorted(by_intent()["acknowledge"], key=lambda rule: rule[0]) == [
+        (False, ["utter_acknowledge", "utter_referral_short"]),
+        (True, ["utter_crisis_acknowledged", "utter_crisis", "utter_referral_short"]),
+    ]
+
+
+def test_the_acknowledgement_before_the_crisis_reply_names_no_crisis_line_of_its_own(domain):
+    [line] = domain["responses"]["utter_crisis_acknowledged"]
+    assert "condition" not in line and not any(ch.isdigit() for ch in line["text"])
+    assert line["text"].startswith("Okay.") and line["text"].endswith(":")
+
+
+def test_questions_about_ones_data_get_the_privacy_answer_and_a_crisis_line_after_a_crisis():
+    # "I have to delete this" after "he checks my phone" must get how to delete it.
+    assert sorted(by_intent()["ask_privacy"], key=lambda rule: rule[0]) == [
+        (False, ["utter_privacy", "utter_referral_short"]),
+        (True, ["utter_privacy", "utter_referral_short", CRISIS_LINE]),
+    ]
+
+
 def test_greeting_keeps_the_disclaimer_without_an_extra_referral():
     assert by_intent()["greet"] == [(None, ["utter_greet", "utter_ask_question"])]
 

@@ -3,8 +3,8 @@ corpora out of training.
 
 Helpers write messages as `label<TAB>text` lines (labels: an intent, "faq/<topic>", or
 "crisis:<kind>"). A message is dropped when it repeats a training example, repeats an
-earlier line, or is a near-copy (difflib ratio) of any evaluation message: the crisis and
-understanding corpora, the NLU test file, the other test message lists, and any private
+earlier line, or is a near-copy (difflib ratio) of any evaluation message: the crisis,
+follow-up and understanding corpora, the NLU test file, the other test message lists, and any private
 development sets named with --private. Short messages need to differ more (a five-word
 question differs from another by one word). The rest is appended to data/nlu by kind, one
 block per label under a `# round N: tag` comment, the layout of the earlier rounds.
@@ -22,6 +22,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple
 import yaml
 
 from tooling.evaluation import (
+    CRISIS_FOLLOWUP_DIR,
     PROJECT_ROOT,
     NearCopyIndex,
     canonical,
@@ -42,6 +43,7 @@ SHORT_WORDS = 12
 def evaluation_texts(root: Path = PROJECT_ROOT, private: Sequence[Path] = ()) -> List[Text]:
     """Every message that evaluates the model: none may be trained on."""
     texts = [t for family in crisis_families() for t in family.split("all")]
+    texts += [t for family in crisis_families(CRISIS_FOLLOWUP_DIR) for t in family.split("all")]
     texts += [t for _, splits in nlu_eval_sets() for t in splits["all"]]
     texts += [t for _, t in labelled_examples(root / "tests" / "nlu" / "test_messages.yml")]
     for path in sorted((root / "tests" / "data").glob("*.txt")):

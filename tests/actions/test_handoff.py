@@ -44,7 +44,8 @@ async def test_without_clinic_details_it_still_names_a_professional(dispatcher, 
     events = await ActionHandoffToHuman().run(
         dispatcher, tracker_builder(slots={"crisis_flagged": True, "referral_count": 2.0}), domain
     )
-    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff", "utter_crisis_reminder"]
+    # After a crisis in the session: the crisis reply for its case, not the one-line reminder.
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff", "utter_crisis"]
     assert dispatcher.messages[0]["professional"] == "your doctor or a licensed mental health professional"
     assert events == [SlotSet("referral_count", 3.0)]
 
@@ -57,6 +58,14 @@ async def test_with_staff_reachable_it_connects_and_keeps_a_crisis_line_in_view(
     assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_connected", "utter_crisis_reminder"]
     assert dispatcher.messages[0]["handoff_wait"] == "usually within 15 minutes"
     assert events == [SlotSet("handoff_requested", True), SlotSet("referral_count", 1.0)]
+
+
+async def test_with_staff_reachable_after_a_crisis_it_connects_and_gives_the_crisis_reply(
+    dispatcher, tracker_builder, domain, staff_configured
+):
+    events = await ActionHandoffToHuman().run(dispatcher, tracker_builder(slots={"crisis_flagged": True}), domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_connected", "utter_crisis"]
+    assert SlotSet("handoff_requested", True) in events
 
 
 async def test_with_staff_but_closed_it_says_when_they_are_open(

@@ -385,6 +385,14 @@ def test_telegram_answer_carries_the_fact_and_a_referral(servers, fakes):
     assert all("parse_mode" not in m for m in sent)
 
 
+def test_telegram_asking_to_delete_the_chat_is_told_the_telegram_commands(servers, fakes, domain):
+    telegram, _ = fakes
+    sent = telegram_say(servers, telegram, new_chat(), "how do i delete everything i wrote here?")
+    [telegram_answer] = [v["text"] for v in domain["responses"]["utter_privacy"] if v.get("channel") == "telegram"]
+    assert sent[0]["text"] == telegram_answer  # "/forget", "/export", not the website's menu
+    assert refers_to_professional(sent[-1]["text"])
+
+
 def test_telegram_topics_are_an_inline_keyboard_and_a_press_answers_that_topic(servers, fakes):
     telegram, _ = fakes
     chat = new_chat()
@@ -477,6 +485,14 @@ def test_sms_answer_carries_the_fact_and_a_referral(servers, fakes):
     body = sent[0]["Body"]
     assert "20" in body and "minutes" in body and refers_to_professional(body)
     assert sent[0]["From"] == TWILIO_NUMBER and len(body) <= 1600
+
+
+def test_sms_asking_to_delete_the_chat_is_told_to_reply_forget(servers, fakes, domain):
+    _, twilio = fakes
+    sent = twilio_say(servers, twilio, new_number(), "how do i delete everything i wrote here?")
+    [sms_answer] = [v["text"] for v in domain["responses"]["utter_privacy"] if v.get("channel") == "twilio"]
+    assert len(sent) == 1 and sent[0]["Body"].startswith(sms_answer)
+    assert refers_to_professional(sent[0]["Body"][len(sms_answer):])
 
 
 def test_sms_topics_are_numbered_and_a_number_reply_picks_that_option(servers, fakes):

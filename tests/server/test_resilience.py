@@ -80,12 +80,22 @@ async def test_every_offline_path_ends_with_a_referral(action, expected, down_ac
         ("action_refer_to_professional", ["utter_referral_offline", "utter_crisis_reminder"]),
         ("action_offer_topics", ["utter_no_information", "utter_referral_offline", "utter_crisis_reminder"]),
         ("action_list_topics", ["utter_topics_offline", "utter_referral_offline", "utter_crisis_reminder"]),
-        ("action_handoff_to_human", ["utter_handoff_offline", "utter_crisis_reminder"]),
     ],
 )
 async def test_every_offline_path_after_a_crisis_ends_with_a_crisis_line(action, expected, down_action_server, rasa_domain):
     events = await run_action(action, down_action_server, rasa_domain, {"crisis_flagged": True})
     assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(rasa_domain, expected)
+
+
+async def test_offline_handoff_after_a_crisis_gives_the_crisis_reply_for_the_sessions_case(down_action_server, rasa_domain):
+    events = await run_action("action_handoff_to_human", down_action_server, rasa_domain,
+                              {"crisis_flagged": True, "crisis_kind": "someone_else"})
+    texts = [e.text for e in events if isinstance(e, BotUttered)]
+    conditions = [({c["name"]: c["value"] for c in v.get("condition", [])}, v["text"])
+                  for v in rasa_domain.responses["utter_crisis"]]
+    [someone_else] = [text for slots, text in conditions
+                      if slots.get("crisis_kind") == "someone_else" and slots.get("crisis_region") is None]
+    assert texts == texts_of(rasa_domain, ["utter_handoff_offline"]) + [someone_else]
 
 
 async def test_referral_fallback_keeps_crisis_help_in_view(down_action_server, rasa_domain):
