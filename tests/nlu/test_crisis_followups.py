@@ -71,11 +71,14 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # (81.2%; 44 = 63.8% before the rule for a message the assistant cannot place), moving_on
 # 13 of 59 (22.0%: 5 read as crisis language, as before the rule, and 8 not placed, which
 # now get the crisis reply with an invitation to ask the TMS question another way instead
-# of "did you mean...?").
+# of "did you mean...?"). Session 24 (acknowledgements, questions about one's data and
+# asking for a person as intents; "ok" and the handoff after a crisis give the crisis reply):
+# continuing 55 of 69 (79.7%), moving_on 13 of 59; on the dev split 95 -> 100 of 124 and
+# 17 -> 16 of 121.
 MIN_CONTINUING = 0.78
 MAX_MOVING_ON = 0.27
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
-# 51 of 69 (73.9%) with bot/policies/crisis_case.py, 45 without.
+# 51 of 69 (73.9%) with bot/policies/crisis_case.py, 45 without; session 24: 50 (72.5%).
 MIN_CONTINUING_FITTING = 0.7
 
 
