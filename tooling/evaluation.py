@@ -245,12 +245,12 @@ def crisis_reply_intents_after_a_crisis(rules_dir: Path = RULES_DIR) -> Set[Text
     session (crisis_flagged), read from the rules (the dialogue here is rules only): said by
     the rule itself, or by one of CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS it runs."""
     intents: Set[Text] = set()
+    crisis_reply = {"utter_crisis"} | CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS
     for path in sorted(rules_dir.glob("*.yml")):
         for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []:
             flags = [slot["crisis_flagged"] for step in rule.get("condition") or []
                      for slot in step.get("slot_was_set") or [] if "crisis_flagged" in slot]
             steps = rule.get("steps") or []
-            crisis_reply = {"utter_crisis"} | CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS
             if False in flags or not any(step.get("action") in crisis_reply for step in steps):
                 continue
             intents.update(step["intent"] for step in steps if "intent" in step)

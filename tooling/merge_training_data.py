@@ -4,10 +4,10 @@ corpora out of training.
 Helpers write messages as `label<TAB>text` lines (labels: an intent, "faq/<topic>", or
 "crisis:<kind>"). A message is dropped when it repeats a training example, repeats an
 earlier line, or is a near-copy (difflib ratio) of any evaluation message: the crisis,
-follow-up and understanding corpora, the NLU test file, the other test message lists, and any private
-development sets named with --private. Short messages need to differ more (a five-word
-question differs from another by one word). The rest is appended to data/nlu by kind, one
-block per label under a `# round N: tag` comment, the layout of the earlier rounds.
+follow-up and understanding corpora, the NLU test file, the other test message lists, and
+any private development sets named with --private. Short messages need to differ more (a
+five-word question differs from another by one word). The rest is appended to data/nlu by
+kind, one block per label under a `# round N: tag` comment, the layout of the earlier rounds.
 
     python -m tooling.merge_training_data new.tsv --round 16 --tag "long calm stories" --dry-run
 """
