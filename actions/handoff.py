@@ -32,16 +32,16 @@ class ActionHandoffToHuman(Action):
         values = contact.template_values()
         handoff: HandoffSettings = load_handoff_settings()
         count = int(tracker.get_slot("referral_count") or 0)
-        # After crisis language in the session, "I want someone to actually talk to" may be
-        # the crisis going on: the crisis reply for the session's case (crisis_kind), whose
-        # lines are people to talk to now, while the clinic's staff may take a while.
-        crisis_help = "utter_crisis" if tracker.get_slot("crisis_flagged") else "utter_crisis_reminder"
+        # After crisis language in the session the rule that runs this action gives the
+        # crisis reply itself, next (data/rules/crisis.yml): nothing about crisis here then.
+        after_a_crisis = bool(tracker.get_slot("crisis_flagged"))
         if handoff.reachable_at(self._now()):
             # The Rasa server's escalation broker (bot/server/escalation/broker.py) sees the slot,
             # opens the conversation in the staff inbox and notifies the clinic.
             dispatcher.utter_message(response="utter_handoff_connected", handoff_wait=handoff.wait_phrase, **values)
-            # Not an emergency service: a crisis line is always in view while they wait.
-            dispatcher.utter_message(response=crisis_help)
+            if not after_a_crisis:
+                # Not an emergency service: a crisis line is always in view while they wait.
+                dispatcher.utter_message(response="utter_crisis_reminder")
             return [SlotSet("handoff_requested", True), SlotSet("referral_count", float(count + 1))]
         if handoff.staff_notified and handoff.hours is not None:
             dispatcher.utter_message(response="utter_handoff_closed", clinic_hours=handoff.hours.text, **values)
@@ -50,8 +50,6 @@ class ActionHandoffToHuman(Action):
             dispatcher.utter_message(response="utter_handoff", **values)
         if contact.contact_response:
             dispatcher.utter_message(response=contact.contact_response, **values)
-        if tracker.get_slot("crisis_flagged"):
-            dispatcher.utter_message(response=crisis_help)
         # It counts as the full referral (it gives the clinic's contacts), so the next
         # answer gets a short reminder rather than the same contacts again.
         return [SlotSet("referral_count", float(count + 1))]

@@ -288,6 +288,17 @@ def test_talk_to_a_person_and_topic_menu(servers):
 
 
 @slow
+def test_asking_for_a_person_after_a_crisis_gets_the_handoff_then_the_crisis_reply_for_that_case(servers):
+    sender = new_sender()
+    someone_else = variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")
+    assert texts(say(servers, sender, "my sister says she wants to kill herself")) == [someone_else]
+    # The crisis lines are people to talk to now; the clinic's staff may take a while.
+    reply = say(servers, sender, "can I talk to a real person")
+    assert said(reply) == ["utter_handoff", "utter_crisis"]
+    assert reply[1]["text"] == someone_else
+
+
+@slow
 def test_thanks_and_goodbye_end_with_one_short_referral_line(servers):
     sender = new_sender()
     assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short"]

@@ -235,23 +235,17 @@ CRISIS_FOLLOWUP_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_followups"
 RULES_DIR = PROJECT_ROOT / "data" / "rules"
 
 
-# Actions that end with `utter_crisis` themselves when crisis_flagged is set (checked in
-# tests/actions/test_handoff.py): the handoff, for "I want someone to actually talk to".
-CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS = {"action_handoff_to_human"}
-
-
 def crisis_reply_intents_after_a_crisis(rules_dir: Path = RULES_DIR) -> Set[Text]:
     """The intents whose reply includes `utter_crisis` once crisis language was seen in the
-    session (crisis_flagged), read from the rules (the dialogue here is rules only): said by
-    the rule itself, or by one of CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS it runs."""
+    session (crisis_flagged), read from the rules (the dialogue here is rules only; no action
+    gives it: actions/handoff.py leaves it to its rule)."""
     intents: Set[Text] = set()
-    crisis_reply = {"utter_crisis"} | CRISIS_REPLY_ACTIONS_AFTER_A_CRISIS
     for path in sorted(rules_dir.glob("*.yml")):
         for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []:
             flags = [slot["crisis_flagged"] for step in rule.get("condition") or []
                      for slot in step.get("slot_was_set") or [] if "crisis_flagged" in slot]
             steps = rule.get("steps") or []
-            if False in flags or not any(step.get("action") in crisis_reply for step in steps):
+            if False in flags or not any(step.get("action") == "utter_crisis" for step in steps):
                 continue
             intents.update(step["intent"] for step in steps if "intent" in step)
     return intents

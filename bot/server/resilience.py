@@ -28,8 +28,8 @@ from bot.server.rasa_server import DEFAULT_ACTION_TIMEOUT
 logger = logging.getLogger(__name__)
 
 # Each ends with a referral to a professional, as the action would have (utter_handoff_offline
-# is itself one); after a crisis, a crisis line follows (KEEPS_CRISIS_HELP_IN_VIEW), and the
-# handoff gives the crisis reply itself.
+# is itself one); after a crisis, a crisis line follows (KEEPS_CRISIS_HELP_IN_VIEW), except
+# after the handoff, whose rule gives the crisis reply next.
 OFFLINE_RESPONSES: Dict[Text, List[Text]] = {
     "action_refer_to_professional": ["utter_referral_offline"],
     "action_offer_topics": ["utter_no_information", "utter_referral_offline"],
@@ -54,9 +54,10 @@ def _crisis_help_in_view(tracker: Any) -> bool:
 async def offline_events(action_name: Text, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
     """What the action would have said, from domain responses only."""
     names = list(OFFLINE_RESPONSES.get(action_name, DEFAULT_OFFLINE_RESPONSES))
-    if action_name == "action_handoff_to_human" and tracker.get_slot("crisis_flagged"):
-        names.append("utter_crisis")  # as actions/handoff.py: the crisis reply for the session's case
-    elif action_name in KEEPS_CRISIS_HELP_IN_VIEW and _crisis_help_in_view(tracker):
+    # As actions/handoff.py: after a crisis, the handoff's rule gives the crisis reply next
+    # (data/rules/crisis.yml), so no reminder before it.
+    crisis_reply_follows = action_name == "action_handoff_to_human" and tracker.get_slot("crisis_flagged")
+    if action_name in KEEPS_CRISIS_HELP_IN_VIEW and _crisis_help_in_view(tracker) and not crisis_reply_follows:
         names.append("utter_crisis_reminder")
     events: List[Event] = []
     for name in names:

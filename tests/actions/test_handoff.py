@@ -44,8 +44,8 @@ async def test_without_clinic_details_it_still_names_a_professional(dispatcher, 
     events = await ActionHandoffToHuman().run(
         dispatcher, tracker_builder(slots={"crisis_flagged": True, "referral_count": 2.0}), domain
     )
-    # After a crisis in the session: the crisis reply for its case, not the one-line reminder.
-    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff", "utter_crisis"]
+    # After a crisis in the session its rule gives the crisis reply next (data/rules/crisis.yml).
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff"]
     assert dispatcher.messages[0]["professional"] == "your doctor or a licensed mental health professional"
     assert events == [SlotSet("referral_count", 3.0)]
 
@@ -60,11 +60,12 @@ async def test_with_staff_reachable_it_connects_and_keeps_a_crisis_line_in_view(
     assert events == [SlotSet("handoff_requested", True), SlotSet("referral_count", 1.0)]
 
 
-async def test_with_staff_reachable_after_a_crisis_it_connects_and_gives_the_crisis_reply(
+async def test_with_staff_reachable_after_a_crisis_it_connects_and_leaves_the_crisis_reply_to_its_rule(
     dispatcher, tracker_builder, domain, staff_configured
 ):
     events = await ActionHandoffToHuman().run(dispatcher, tracker_builder(slots={"crisis_flagged": True}), domain)
-    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_connected", "utter_crisis"]
+    # No one-line reminder before the crisis reply its rule gives next.
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_connected"]
     assert SlotSet("handoff_requested", True) in events
 
 

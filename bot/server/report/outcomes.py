@@ -40,7 +40,9 @@ CRISIS_NONE_KIND = "none"
 # --- Handoff (the person asked for a person) ----------------------------------------------
 # data/rules/advice.yml: intent `talk_to_human` -> action_handoff_to_human
 # (actions/handoff.py), which says one of the utter_handoff* responses; when the action
-# server is down, bot/server/resilience.py sends utter_handoff_offline instead.
+# server is down, bot/server/resilience.py sends utter_handoff_offline instead. After a
+# crisis in the session, data/rules/crisis.yml follows it with the crisis reply, so that
+# turn's outcome is the crisis reply (OUTCOME_ORDER).
 HANDOFF_ACTIONS = frozenset({"action_handoff_to_human"})
 HANDOFF_RESPONSES = frozenset(
     {
