@@ -65,7 +65,8 @@ def test_every_answer_ends_with_a_referral(intent):
     for _condition, actions in by_intent()[intent]:
         if actions == ["utter_crisis"]:
             continue  # a crisis turn, not an answer (test_a_plea_for_help_after_a_crisis_...)
-        last = actions[:-1] if actions[-1] == CRISIS_LINE else actions
+        # After a crisis, a crisis line (or, after the handoff, the crisis reply) follows.
+        last = actions[:-1] if actions[-1] in (CRISIS_LINE, "utter_crisis") else actions
         assert last and (last[-1] in REFERRING_ACTIONS or last[-1] in REFERRING_RESPONSES), (intent, actions)
 
 
@@ -135,3 +136,12 @@ def test_the_check_in_names_no_crisis_line_of_its_own(domain):
     assert "condition" not in check_in
     assert not any(ch.isdigit() for ch in check_in["text"])
     assert "another way" in check_in["text"] and check_in["text"].endswith(":")
+
+
+def test_asking_for_a_person_after_a_crisis_gets_the_handoff_then_the_crisis_reply():
+    # The action leaves the crisis reply to this rule (actions/handoff.py), with the action
+    # server down too (bot/server/resilience.py).
+    assert sorted(by_intent()["talk_to_human"], key=lambda rule: rule[0]) == [
+        (False, ["action_handoff_to_human"]),
+        (True, ["action_handoff_to_human", "utter_crisis"]),
+    ]
