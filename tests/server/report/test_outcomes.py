@@ -39,7 +39,9 @@ def test_every_action_and_intent_named_exists_in_the_domain(domain):
 
 def test_the_rules_still_say_what_the_mapping_assumes():
     assert rule_actions_after("crisis") == ["utter_crisis"]
-    assert rule_actions_after("talk_to_human") == ["action_handoff_to_human"]
+    assert rule_actions_after("talk_to_human", crisis_flagged=False) == ["action_handoff_to_human"]
+    # After a crisis, the crisis reply follows the handoff: the turn counts as a crisis turn (below).
+    assert rule_actions_after("talk_to_human", crisis_flagged=True) == ["action_handoff_to_human", "utter_crisis"]
     assert rule_actions_after("nlu_fallback", crisis_flagged=False) == ["action_offer_topics"]
     # After a crisis, the crisis reply again: the turn counts as a crisis turn (below).
     assert "utter_crisis" in rule_actions_after("nlu_fallback", crisis_flagged=True)
@@ -79,6 +81,9 @@ def test_the_two_fallback_stages_are_the_actions_responses():
         # After a crisis, a message it cannot place gets the crisis reply again.
         ("nlu_fallback", ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
          ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"], outcomes.CRISIS),
+        # After a crisis, asking for a person gets the handoff and the crisis reply.
+        ("talk_to_human", ["action_handoff_to_human", "utter_crisis"], ["utter_handoff", "utter_crisis"],
+         outcomes.CRISIS),
     ],
 )
 def test_turn_outcome(intent, actions, responses, expected):
