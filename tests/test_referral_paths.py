@@ -137,11 +137,3 @@ def test_the_check_in_names_no_crisis_line_of_its_own(domain):
     assert not any(ch.isdigit() for ch in check_in["text"])
     assert "another way" in check_in["text"] and check_in["text"].endswith(":")
 
-
-def test_asking_for_a_person_after_a_crisis_gets_the_handoff_then_the_crisis_reply():
-    # The action leaves the crisis reply to this rule (actions/handoff.py), with the action
-    # server down too (bot/server/resilience.py).
-    assert sorted(by_intent()["talk_to_human"], key=lambda rule: rule[0]) == [
-        (False, ["action_handoff_to_human"]),
-        (True, ["action_handoff_to_human", "utter_crisis"]),
-    ]
