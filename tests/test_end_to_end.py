@@ -390,6 +390,24 @@ def test_after_a_crisis_a_message_it_cannot_place_gets_the_crisis_reply_for_that
 
 
 @slow
+def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_again(servers):
+    # "its 3am" reads as out of scope, 0.89 sure (under config.yml's 0.95):
+    # after an overdose it may be the emergency going on (bot/policies/unsure_out_of_scope.py).
+    sender = new_sender()
+    emergency = variation("utter_crisis", crisis_region=None, crisis_kind="medical")
+    assert texts(say(servers, sender, "i took a lot of my sleeping pills like 20 min ago")) == [emergency]
+    assert texts(say(servers, sender, "its 3am")) == [
+        variation("utter_crisis_checkin"), emergency, variation("utter_referral_short"),
+    ]
+    # Read as out of scope with near certainty: the out-of-scope reply, the crisis line under it.
+    assert said(say(servers, sender, "do you take insurance")) == [
+        "utter_out_of_scope", "utter_referral_first", "utter_crisis_reminder",
+    ]
+    # With no crisis in the session, the same words get the out-of-scope reply.
+    assert said(say(servers, new_sender(), "its 3am")) == ["utter_out_of_scope", "utter_referral_first"]
+
+
+@slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), UNPLACEABLE)
     # "Did you mean" with the likeliest topics, and the first, full referral.

@@ -278,13 +278,28 @@ def case_switch_probability(config_path: Path = PROJECT_ROOT / "config.yml") -> 
     return 0.0  # not configured: each crisis message's own reading picks the reply
 
 
+def unsure_out_of_scope_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
+    """UnsureOutOfScopeAfterCrisisPolicy's confidence_below in config.yml: after a crisis,
+    an out-of-scope reading below it gets the crisis reply again (0.0: not configured)."""
+    from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
+
+    default = UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["confidence_below"]
+    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
+        if policy.get("name", "").endswith("UnsureOutOfScopeAfterCrisisPolicy"):
+            return float(policy.get("confidence_below", default))
+    return 0.0
+
+
 def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
     """Which follow-ups of `split` get the crisis reply again: the intent `parse` reads,
-    looked up in the rules for a session with a crisis in it; and for which case."""
+    looked up in the rules for a session with a crisis in it (or an out-of-scope reading
+    below the policy's bar); and for which case."""
     from bot.policies.crisis_case import session_case
+    from bot.policies.unsure_out_of_scope import OUT_OF_SCOPE_INTENT
 
     again = crisis_reply_intents_after_a_crisis()
     switch = case_switch_probability()
+    unsure_below = unsure_out_of_scope_bar()
     results = []
     for family in families:
         got = fitting = 0
@@ -296,7 +311,8 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             before = family.expected_kind(text)
             counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
-            if intent in again:
+            unsure = intent == OUT_OF_SCOPE_INTENT and float(parsed["intent"].get("confidence") or 0.0) < unsure_below
+            if intent in again or unsure:
                 got += 1
                 counts[1] += 1
                 case = before  # other intents leave the session's case alone
@@ -304,7 +320,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
                     decision = parsed.get("crisis") or {}
                     case = session_case(before, decision.get("kind", before), float(decision.get("kind_probability", 1.0)), switch)
                 fitting += case in (before, "medical")
-            if (intent in again) != (family.type == "crisis"):
+            if (intent in again or unsure) != (family.type == "crisis"):
                 errors.append(f"{intent}: {text}")
         results.append(FollowUpResult(family, len(family.split(split)), got, fitting,
                                       {k: (n, c) for k, (n, c) in sorted(by_kind.items())}, errors))

@@ -69,6 +69,8 @@ CLARIFY_RESPONSES = frozenset({"utter_clarify"})
 # --- Out of scope ("my information doesn't cover that") -----------------------------------
 # data/rules/out_of_scope.yml: intent `out_of_scope` -> utter_out_of_scope. An honest
 # answer, but a question the documents do not cover: it goes to "unanswered questions".
+# After a crisis in the session, an unsure out-of-scope reading gets the crisis reply again
+# instead (bot/policies/unsure_out_of_scope.py): a crisis turn, above.
 OUT_OF_SCOPE_RESPONSES = frozenset({"utter_out_of_scope"})
 
 # --- Answers ---------------------------------------------------------------------------

@@ -81,6 +81,9 @@ def test_the_two_fallback_stages_are_the_actions_responses():
         # After a crisis, a message it cannot place gets the crisis reply again.
         ("nlu_fallback", ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
          ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"], outcomes.CRISIS),
+        # After a crisis, an unsure out-of-scope reading gets it too (bot/policies/unsure_out_of_scope.py).
+        ("out_of_scope", ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
+         ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"], outcomes.CRISIS),
         # After a crisis, asking for a person gets the handoff and the crisis reply.
         ("talk_to_human", ["action_handoff_to_human", "utter_crisis"], ["utter_handoff", "utter_crisis"],
          outcomes.CRISIS),

@@ -1,0 +1,119 @@
+"""After a crisis, a message read as out of scope without certainty gets the crisis reply again.
+
+A follow-up to a crisis reply is read without its context, and distress said in everyday
+words often reads as out of scope: "towel is soaked through" after self-harm, "vision going
+blurry" after an overdose, "hes home in 20 min" after danger at home. The out-of-scope reply
+("my information doesn't cover that", with the one-line crisis reminder) would leave that
+person without the reply for their case. After a crisis in the session, a message the
+assistant cannot place already gets the crisis reply again (data/rules/crisis.yml: "I'm not
+sure I understood. If you meant a question about TMS, you can ask it another way. If you or
+someone else may still be in danger, please reach out now:", the crisis reply for the
+session's case, the short referral). This policy gives that same reply to an out-of-scope
+reading the intent classifier is less than `confidence_below` sure of.
+
+An ordinary question read as out of scope loses nothing by it: the out-of-scope reply holds
+no answer. Plain out-of-scope questions ("cost?", "medicare cover tms?") are read with
+near certainty and keep the out-of-scope reply. The bar was chosen on the dev split of
+tests/data/crisis_followups (config.yml). A rule cannot say this (rules see the intent, not
+its confidence), so it is a policy: it needs no action server, predicts nothing outside a
+crisis session, and wins over the rule policy's out-of-scope rule by its priority.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+CRISIS_FLAG_SLOT = "crisis_flagged"
+
+
+def actions_since_latest_message(tracker: DialogueStateTracker) -> Optional[List[Text]]:
+    """The actions run since the latest user message (None if there is none)."""
+    actions: List[Text] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return list(reversed(actions))
+        if isinstance(event, ActionExecuted) and event.action_name:
+            actions.append(event.action_name)
+    return None
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
+class UnsureOutOfScopeAfterCrisisPolicy(Policy):
+    """After a crisis, an unsure out-of-scope reading gets `reply`, one action at a time."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Above the rule policy's (4, rasa.core.constants): both are sure of their next
+            # action, and the higher priority wins.
+            "priority": 5,
+            # An out-of-scope reading below this confidence counts as a message the
+            # assistant cannot place.
+            "confidence_below": 0.95,
+            # The reply to a message it cannot place after a crisis: the actions of that
+            # rule in data/rules/crisis.yml (tests/policies/test_unsure_out_of_scope.py
+            # checks they are the same).
+            "reply": ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
+        }
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        return SupportedData.ML_AND_RULE_DATA
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Optional[Any] = None,
+    ) -> None:
+        super().__init__(config, model_storage, resource, execution_context, featurizer)
+
+    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
+        return self._resource
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        action = self.next_action(tracker)
+        if action is not None:
+            probabilities[domain.index_for_action(action)] = 1.0
+        return self._prediction(probabilities)
+
+    def applies(self, tracker: DialogueStateTracker) -> bool:
+        """A crisis earlier in the session, and the latest message read as out of scope
+        with less than `confidence_below` confidence."""
+        message = tracker.latest_message
+        if message is None or tracker.get_slot(CRISIS_FLAG_SLOT) is not True:
+            return False
+        intent = message.intent or {}
+        confidence = float(intent.get("confidence") or 0.0)
+        return intent.get("name") == OUT_OF_SCOPE_INTENT and confidence < self.config["confidence_below"]
+
+    def next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
+        """The reply's next action, `action_listen` after its last, or None (another
+        policy decides) when it does not apply or the turn took another path."""
+        if not self.applies(tracker):
+            return None
+        done = [name for name in actions_since_latest_message(tracker) or [] if name != ACTION_LISTEN_NAME]
+        reply = list(self.config["reply"])
+        if done != reply[: len(done)]:
+            return None
+        return reply[len(done)] if len(done) < len(reply) else ACTION_LISTEN_NAME

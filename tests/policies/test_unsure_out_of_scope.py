@@ -1,0 +1,87 @@
+"""UnsureOutOfScopeAfterCrisisPolicy: after a crisis, an unsure out-of-scope reading gets the
+crisis reply again (bot/policies/unsure_out_of_scope.py)."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import pytest
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
+from tests.conftest import PROJECT_ROOT
+from tooling.evaluation import unsure_out_of_scope_bar
+
+REPLY = ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"]
+START = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+CRISIS_TURN = [ActionExecuted("action_listen"), UserUttered("(text)", {"name": "crisis", "confidence": 1.0}),
+               SlotSet("crisis_flagged", True), ActionExecuted("utter_crisis")]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+@pytest.fixture
+def policy(tmp_path) -> UnsureOutOfScopeAfterCrisisPolicy:
+    config = {**UnsureOutOfScopeAfterCrisisPolicy.get_default_config(), "confidence_below": 0.95}
+    context = ExecutionContext(GraphSchema({}), "test")
+    return UnsureOutOfScopeAfterCrisisPolicy.create(config, LocalModelStorage(tmp_path), Resource("unsure"), context)
+
+
+def message(intent: str, confidence: float) -> List[Event]:
+    return [ActionExecuted("action_listen"), UserUttered("(text)", {"name": intent, "confidence": confidence})]
+
+
+def predicted(policy: UnsureOutOfScopeAfterCrisisPolicy, domain: Domain, events: List[Event]) -> Optional[str]:
+    """The action the policy is sure of, or None when it predicts nothing."""
+    tracker = DialogueStateTracker.from_events("someone", events, domain.slots)
+    probabilities = policy.predict_action_probabilities(tracker, domain).probabilities
+    if max(probabilities) == 0.0:
+        return None
+    assert max(probabilities) == 1.0 and probabilities.count(1.0) == 1
+    return domain.action_names_or_texts[probabilities.index(1.0)]
+
+
+def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_reply_one_action_at_a_time(policy, domain):
+    events = [*START, *CRISIS_TURN, *message("out_of_scope", 0.6)]
+    for expected in [*REPLY, "action_listen"]:
+        assert predicted(policy, domain, events) == expected
+        events.append(ActionExecuted(expected))
+
+
+def test_a_sure_out_of_scope_reading_another_intent_or_no_crisis_gets_no_prediction(policy, domain):
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("out_of_scope", 0.95)]) is None
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("faq", 0.4)]) is None
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("nlu_fallback", 0.4)]) is None
+    assert predicted(policy, domain, [*START, *message("out_of_scope", 0.6)]) is None
+    # A crisis in an earlier session does not count (crisis_flagged starts again at false).
+    new_session = [*START, *CRISIS_TURN, *START, SlotSet("crisis_flagged", False), *message("out_of_scope", 0.6)]
+    assert predicted(policy, domain, new_session) is None
+
+
+def test_a_turn_that_took_another_path_is_left_to_the_other_policies(policy, domain):
+    events = [*START, *CRISIS_TURN, *message("out_of_scope", 0.6), ActionExecuted("utter_out_of_scope")]
+    assert predicted(policy, domain, events) is None
+
+
+def test_the_reply_is_the_one_for_a_message_it_cannot_place_after_a_crisis():
+    rules = yaml.safe_load((PROJECT_ROOT / "data" / "rules" / "crisis.yml").read_text(encoding="utf-8"))["rules"]
+    [rule] = [r for r in rules if any(step.get("intent") == "nlu_fallback" for step in r["steps"])]
+    assert {"slot_was_set": [{"crisis_flagged": True}]} in rule["condition"]
+    assert [step["action"] for step in rule["steps"] if "action" in step] == REPLY
+    assert UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["reply"] == REPLY
+
+
+def test_config_sets_the_bar_and_a_priority_above_the_rule_policy():
+    from rasa.core.constants import RULE_POLICY_PRIORITY
+
+    assert unsure_out_of_scope_bar() == 0.95
+    assert UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["priority"] > RULE_POLICY_PRIORITY
