@@ -166,6 +166,21 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     "goodbye_note": [
         [_lower("goodbye", "suicide"), _lemma("letter", "note")],
     ],
+    # Not English: the wish to die or to kill oneself said plainly in Spanish, French,
+    # Portuguese, Italian or German ("quiero morir", "je veux mourir", "ich will sterben").
+    # The assistant answers in English and its classifiers read English; a person in crisis
+    # may still write in their own language. None of these has an everyday meaning in a
+    # question about TMS, so they are never vetoed (NEVER_VETOED_PATTERNS).
+    "other_language": [
+        [_lower("suicidar", "suicidarme", "suicidarse", "suicidio", "suicider", "suicidaire", "suicídio", "suicidarmi",
+                "suizid", "suizidal", "selbstmord", "matarme", "uccidermi", "umbringen", "morirme")],
+        [_lower("quiero", "quero", "voglio", "veux", "veut", "quiere", "quer", "vuole", "envie", "ganas", "möchte"),
+         _ANY_UP_TO_2, _lower("morir", "mourir", "morrer", "morire", "sterben", "matar", "tuer", "uccidermi")],
+        [_lower("will"), _lower("sterben")],
+        [_lower("me", "se"), _lower("tuer", "matar")],
+        [_lower("no", "não", "nao", "non", "ne", "nicht"), _ANY_UP_TO_3,
+         _lower("vivir", "viviendo", "vivre", "viver", "vivere", "leben")],
+    ],
 }
 
 
@@ -280,7 +295,7 @@ def is_crisis(
 
 # Asking how much of a drug kills, or the surest way to die, is never an ordinary question;
 # nor is an attempt.
-NEVER_VETOED_PATTERNS = frozenset({"means_seeking", "attempt"})
+NEVER_VETOED_PATTERNS = frozenset({"means_seeking", "attempt", "other_language"})
 
 KINDS = ("self", "medical", "someone_else", "unsafe")
 NOT_CRISIS = "none"
@@ -575,7 +590,7 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             "retracted_threshold": 0.0,
             # Matcher phrases that decide alone (unless the message is calm past history).
             # ("self harm" is left out: it is often history, "a history of self-harm").
-            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "means_seeking"],
+            "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "means_seeking", "other_language"],
             # Support vector machine (RBF kernel) on the sentence embedding: regularisation.
             # It separated crisis from look-alikes better than a logistic regression on the
             # embedding alone on the dev split.

@@ -247,6 +247,7 @@ MATCHER_VETO = {**CONFIG, "threshold": 0.4, "matcher_threshold": 0.2, "matcher_v
         (0.4, ["end_it"], 0.99, "self"),  # the classifiers' own score is enough
         (0.1, ["means_seeking"], 0.99, "self"),  # asking for a lethal dose is never ordinary
         (0.25, ["attempt", "self_harm"], 0.97, "self"),  # nor is an attempt
+        (0.05, ["other_language"], 0.96, "self"),  # "quiero morir", read as out of scope
         (0.1, [], 0.99, "none"),
     ],
 )
@@ -636,3 +637,31 @@ def test_the_sentence_models_are_trained_saved_and_averaged_into_the_part_score(
     assert part_score(loaded) == pytest.approx(
         (float(whole_model_scores.max()) + float(sentence_scores.max())) / 2, abs=1e-5
     )
+
+
+@pytest.mark.parametrize("text", [
+    "quiero morir",
+    "me quiero matar",
+    "estoy pensando en suicidarme",
+    "no quiero seguir viviendo, estoy cansada",
+    "je suis fatiguée de tout. je veux juste mourir",
+    "je ne veux plus vivre",
+    "ich will sterben",
+    "ich möchte nicht mehr leben",
+    "quero morrer",
+    "voglio morire",
+    "sorry my english is bad, mi esposo me quiere matar",
+])
+def test_a_wish_to_die_in_another_language_is_matched(nlp, text):
+    assert crisis_matches(nlp(text)) == ["other_language"]
+
+
+@pytest.mark.parametrize("text", [
+    "hola, la TMS es lo mismo que el electroshock?",
+    "ya hablé con ellos, estoy mejor. cuántas sesiones son en total?",
+    "bonjour, parlez-vous français?",
+    "I will be there at nine, will the session run late?",
+    "no, I'd rather live near the clinic",
+])
+def test_other_languages_and_english_look_alikes_are_not_matched(nlp, text):
+    assert crisis_matches(nlp(text)) == []
