@@ -23,17 +23,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.nlu.crisis import PARSE_KEY
+from bot.policies.untrained import UntrainedPolicy
 
 KIND_SLOT = "crisis_kind"
 CRISIS_INTENT = "crisis"
@@ -74,29 +72,12 @@ def earlier_case(tracker: DialogueStateTracker, initial: Optional[Text]) -> Opti
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class CrisisCasePolicy(Policy):
+class CrisisCasePolicy(UntrainedPolicy):
     """Predicts no action; on a crisis turn it may set `crisis_kind` back (above)."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"priority": 1, "switch_probability": 0.8}
-
-    @staticmethod
-    def supported_data() -> SupportedData:
-        return SupportedData.ML_AND_RULE_DATA
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Optional[Any] = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
-        return self._resource
 
     def predict_action_probabilities(
         self,

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.policies.untrained import UntrainedPolicy
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 CRISIS_FLAG_SLOT = "crisis_flagged"
@@ -49,7 +48,7 @@ def actions_since_latest_message(tracker: DialogueStateTracker) -> Optional[List
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class UnsureOutOfScopeAfterCrisisPolicy(Policy):
+class UnsureOutOfScopeAfterCrisisPolicy(UntrainedPolicy):
     """After a crisis, an unsure out-of-scope reading gets `reply`, one action at a time."""
 
     @staticmethod
@@ -66,23 +65,6 @@ class UnsureOutOfScopeAfterCrisisPolicy(Policy):
             # checks they are the same).
             "reply": ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
         }
-
-    @staticmethod
-    def supported_data() -> SupportedData:
-        return SupportedData.ML_AND_RULE_DATA
-
-    def __init__(
-        self,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Optional[Any] = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(self, training_trackers: List[Any], domain: Domain, **kwargs: Any) -> Resource:
-        return self._resource
 
     def predict_action_probabilities(
         self,
