@@ -10,9 +10,11 @@ from bot.nlu.locale import SUPPORTED_REGIONS, region_of
 # (None: US and everywhere else); kinds from bot/nlu/crisis.py.
 CRISIS_FACTS = {
     (None, "self"): ["call or text 988", "988lifeline.org", "text HOME to 741741", "call 911",
-                     "local emergency number", "findahelpline.com"],
+                     "local emergency number", "findahelpline.com", "llame al 988 y marque 2",
+                     "envíe AYUDA por texto al 988"],
     (None, "medical"): ["Call 911", "even if you feel okay", "someone else, stay with them", "Poison Control at 1-800-222-1222", "988"],
-    (None, "someone_else"): ["someone else is in danger", "call 911", "988", "worried about someone else"],
+    (None, "someone_else"): ["someone else is in danger", "call 911", "988", "worried about someone else",
+                             "llame al 988 y marque 2", "envíe AYUDA por texto al 988"],
     (None, "unsafe"): ["call 911", "1-800-799-7233", "text START to 88788", "988"],
     ("GB", "self"): ["116 123", "call 999", "text SHOUT to 85258"],
     ("GB", "medical"): ["Call 999", "even if you feel okay", "someone else, stay with them", "116 123"],
@@ -34,7 +36,9 @@ CRISIS_FACTS = {
 # Every number a crisis text may give, each checked against the service's own published
 # number (the service's site, or a government page quoting it) when it was written:
 VERIFIED_NUMBERS = {
-    "988",             # 988 Suicide & Crisis Lifeline (US), call or text; 988lifeline.org
+    "988",             # 988 Suicide & Crisis Lifeline (US), call or text; 988lifeline.org. In
+                       # Spanish: call 988 and press 2, or text AYUDA to 988
+                       # (988lifeline.org/get-help/what-to-expect)
     "741741",          # Crisis Text Line (US), text HOME
     "911",             # US and Canada emergency
     "1-800-222-1222",  # Poison Help line (US); poisonhelp.org
