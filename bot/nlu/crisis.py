@@ -135,7 +135,8 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         [_lower("i", "i've", "ive"), _ANY_UP_TO_2, _lower("overdosed", "od'd", "oded")],
         [_lemma("take", "swallow"), _ANY_UP_TO_2, _lower("too"), _lower("many", "much")],
         [_lemma("take", "swallow"), _lower("all", "them"), _ANY_UP_TO_2, _lower("at")],
-        [_lemma("take", "swallow"), _lower("a", "the", "whole"), _lower("bottle", "box", "pack", "packet")],
+        [_lemma("take", "swallow"), _lower("a", "the", "whole", "my", "entire", "full"),
+         {"LOWER": {"IN": ["whole", "entire", "full"]}, "OP": "?"}, _lower("bottle", "box", "pack", "packet")],
         [_lemma("take", "swallow"), _lower("all"), _lower("my")],
         # "took like 30 paracetamol": a count checked in _counted_overdose (10 or more).
         [_lemma("take", "swallow"), _ANY_UP_TO_2, {"LIKE_NUM": True}, _lemma("pill", "tablet", "paracetamol", "tylenol", "ibuprofen", "aspirin", "sleeping", "of")],
@@ -230,6 +231,27 @@ def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     return True
 
 
+# What follows an overdose phrase that makes it a daily routine ("I take 12 pills a day",
+# "I take too many tablets every morning already", "15 pills twice a day")...
+# Not "at night", "in the morning" or "with dinner": "I took all my pills at night" and
+# "gonna take the whole bottle with dinner" may be overdoses; "a day ago" is one.
+_ROUTINE = re.compile(r"^(?:\w+ )?(?:(?:a|per|each|every) (?:day|night|morning|evening|week)|daily|nightly|twice)\b(?! ago)")
+# ...or a bottle or pack of something that is not a drug ("should I take a bottle of water
+# to my session?"). Alcohol is not here: drink with pills is an overdose.
+_NOT_DRUGS = {"water", "juice", "tea", "coffee", "milk", "soda", "pop", "coke", "lemonade", "squash",
+              "smoothie", "snack", "snacks", "crisps", "chips", "gum", "mints", "sweets", "candy",
+              "biscuits", "cookies", "tissues", "wipes", "sunscreen", "earplugs", "fruit"}
+
+
+def _ordinary_overdose_words(doc: Doc, end: int) -> bool:
+    """True when the words after an overdose phrase (and the drug's name, if there) make it
+    a routine, or when the bottle or pack holds no drug."""
+    following = doc[end : end + 4]
+    if following[:1] and following[0].lower_ == "of" and len(following) > 1:
+        return following[1].lower_ in _NOT_DRUGS
+    return bool(_ROUTINE.match(" ".join(token.lower_ for token in following)))
+
+
 # "die of embarrassment", "died laughing", "died a death": idioms, not a wish to die.
 _IDIOM_CAUSES = {"embarrassment", "boredom", "shame", "curiosity", "laughter", "laughing", "cringe",
                  "envy", "jealousy", "excitement", "anticipation", "suspense", "happiness"}
@@ -264,7 +286,7 @@ def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) 
             continue
         if name == "want_to_die" and _not_a_wish_to_die(doc, start, end):
             continue
-        if name == "overdose" and not _counted_overdose(doc, start, end):
+        if name == "overdose" and (not _counted_overdose(doc, start, end) or _ordinary_overdose_words(doc, end)):
             continue
         if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start, text):
             continue  # "30 kms", "KMS Medical Group": kilometres, initials, names

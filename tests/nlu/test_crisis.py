@@ -138,8 +138,6 @@ def test_calm_past_history_gets_the_ordinary_answer_with_a_caution_entity(nlp):
         "can I end it early if the session is uncomfortable",
         "I take all my meds at night, is that ok with TMS?",
         "is it bad to take too many sessions in a week?",
-        "should I take a bottle of water to my session?",
-        "I take 12 pills a day for my heart, can I have TMS?",
         # A way of dying named in an ordinary sentence: the classifier must agree.
         "I cut my wrist on a broken glass, can I still have my session?",
     ],
@@ -150,6 +148,41 @@ def test_a_weak_phrase_alone_does_not_bring_the_crisis_reply(nlp, text):
     [processed] = detector().process([parsed(nlp, text)])
     assert processed.get("intent")["name"] == "faq"
     assert processed.get("entities")[0]["value"] == "caution"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I just took a whole bottle of pills",
+        "swallowed my entire pack of sleeping tablets",
+        "took a full box of benadryl",
+        "took 50 tylenol a day ago",  # "a day" is a routine, "a day ago" is not
+        "took like 40 of my sleeping pills at night when everyone was asleep",
+        "i'm gonna take the whole bottle with dinner",
+        "i swallowed all my pills with water",
+        "took a bottle of vodka and all my meds",
+    ],
+)
+def test_an_overdose_is_matched_however_the_bottle_is_described(nlp, text):
+    assert "overdose" in crisis_matches(nlp(text), text=text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "should I take a bottle of water to my session?",
+        "can i take the full bottle of juice in with me",
+        "I take 12 pills a day for my heart, can I have TMS?",
+        "i take like 15 tablets twice a day lol is tms ok",
+        "my mum takes fourteen tablets daily, is she too old for this",
+        "I take too many tablets every morning already, will tms add more?",
+    ],
+)
+def test_a_daily_routine_or_a_drink_is_not_an_overdose(nlp, text):
+    assert crisis_matches(nlp(text), text=text) == []
+    [processed] = detector().process([parsed(nlp, text)])
+    assert processed.get("intent")["name"] == "faq"
+    assert not processed.get("entities")  # not even the standing crisis line
 
 
 def confident_detector(kinds, kind_intercepts):
