@@ -96,7 +96,7 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # before either); dev 100 -> 113 of 124 and 16 -> 32 of 121. Session 27 (training round 19:
 # session logistics, everyday wants, ordinary "take" and "pills"): continuing 59 of 69 (85.5%;
 # two follow-ups read near 0.4 as another intent), moving_on 23 of 59; dev 115 of 124 and 31
-# of 121.
+# of 121 (with round 20 too: test the same, dev 113 and 32).
 MIN_CONTINUING = 0.85
 MAX_MOVING_ON = 0.45
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
