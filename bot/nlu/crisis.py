@@ -243,13 +243,15 @@ _NOT_DRUGS = {"water", "juice", "tea", "coffee", "milk", "soda", "pop", "coke", 
               "biscuits", "cookies", "tissues", "wipes", "sunscreen", "earplugs", "fruit"}
 
 
-def _ordinary_overdose_words(doc: Doc, end: int) -> bool:
-    """True when the words after an overdose phrase (and the drug's name, if there) make it
-    a routine, or when the bottle or pack holds no drug."""
+def _an_overdose(doc: Doc, start: int, end: int) -> bool:
+    """False for an overdose phrase that is an ordinary dose (a small count), a routine (the
+    words after it, and the drug's name if there), or a bottle or pack that holds no drug."""
+    if not _counted_overdose(doc, start, end):
+        return False
     following = doc[end : end + 4]
     if following[:1] and following[0].lower_ == "of" and len(following) > 1:
-        return following[1].lower_ in _NOT_DRUGS
-    return bool(_ROUTINE.match(" ".join(token.lower_ for token in following)))
+        return following[1].lower_ not in _NOT_DRUGS
+    return not _ROUTINE.match(" ".join(token.lower_ for token in following))
 
 
 # "die of embarrassment", "died laughing", "died a death": idioms, not a wish to die.
@@ -286,7 +288,7 @@ def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) 
             continue
         if name == "want_to_die" and _not_a_wish_to_die(doc, start, end):
             continue
-        if name == "overdose" and (not _counted_overdose(doc, start, end) or _ordinary_overdose_words(doc, end)):
+        if name == "overdose" and not _an_overdose(doc, start, end):
             continue
         if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start, text):
             continue  # "30 kms", "KMS Medical Group": kilometres, initials, names
