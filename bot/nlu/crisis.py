@@ -185,6 +185,51 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
 }
 
 
+# Who is in danger, when the crisis is said in another language: the kind model reads
+# English, so "mi hermana dice que se quiere matar" (my sister says she wants to kill
+# herself) read as the person's own crisis, and "mi esposo me quiere matar" (my husband
+# wants to kill me) did not get the domestic violence reply. The grammatical person says it:
+# "me" as the object of another's wish to kill is danger from another person; a reflexive
+# in the third person ("se quiere matar", "il veut se tuer", "er will sich umbringen") or a
+# third-person wish ("quiere morir") is someone else's crisis; "quiero", "je veux", "ich
+# will" are the writer's own.
+_OTHER_LANGUAGE_UNSAFE = re.compile(
+    r"\b(?:me\s+(?:quiere|quieren|va\s+a|van\s+a|amenaza\s+con|amenazó\s+con|vai|vão|quer|querem|"
+    r"vuole|vogliono|veut|veulent|va|vont|menace\s+de)\s+(?:matar|tuer|uccidere|ammazzare)|"
+    r"(?:quiere|quieren|va\s+a|van\s+a|amenaza\s+con|vuole|vogliono|vai|quer|querem)\s+"
+    r"(?:matarme|uccidermi|ammazzarmi|me\s+matar)|"
+    r"(?:er|sie)\s+(?:will|wollen|droht)\s+mich\s+(?:\w+\s+)?(?:umbringen|töten|zu\s+töten)|"
+    r"(?:il|elle|ils|elles|on)\s+(?:veut|veulent|va|vont|menace\s+de)\s+me\s+tuer)",
+    re.IGNORECASE,
+)
+_OTHER_LANGUAGE_SOMEONE_ELSE = re.compile(
+    r"\b(?:se\s+(?:quiere|quieren|va\s+a|van\s+a|quer|querem|vuole|vogliono)\s+(?:matar|suicidar|uccidere|ammazzare)|"
+    r"(?:quiere|quieren|quer|querem|vuole|vogliono|va\s+a|van\s+a|vai)\s+"
+    r"(?:morir|morrer|morire|matarse|suicidarse|matar-se|suicidar-se|uccidersi|ammazzarsi|suicidarsi)|"
+    r"(?:veut|veulent|(?:il|elle|ils|elles)\s+(?:va|vont))\s+(?:mourir|se\s+tuer|se\s+suicider)|"
+    r"(?:er|sie)\s+(?:will|möchte|wollen)\s+(?:nicht\s+mehr\s+leben|sterben|sich\s+(?:\w+\s+)?(?:umbringen|töten))|"
+    r"suicidarse|se\s+suicida|matarse|uccidersi|suicidarsi|se\s+suicider|sich\s+umbringen)",
+    re.IGNORECASE,
+)
+_OTHER_LANGUAGE_SELF = re.compile(
+    r"\b(?:quiero|quero|voglio|je\s+veux|ich\s+will|ich\s+möchte|me\s+quiero|suicidarme|matarme|morirme|"
+    r"me\s+tuer|uccidermi|mich\s+umbringen)\b",
+    re.IGNORECASE,
+)
+
+
+def other_language_kind(text: Text) -> Optional[Text]:
+    """The crisis kind that the grammatical person of a crisis said in Spanish, Portuguese,
+    Italian, French or German gives, or None when it says none."""
+    if _OTHER_LANGUAGE_UNSAFE.search(text):
+        return "unsafe"
+    if _OTHER_LANGUAGE_SOMEONE_ELSE.search(text):
+        return "someone_else"
+    if _OTHER_LANGUAGE_SELF.search(text):
+        return "self"
+    return None
+
+
 _UNIT_LEAD = {"many", "few", "several", "couple", "of", "the", "in", "per"}
 _SLANG_LEAD = {"gonna", "wanna", "na", "to", "gon", "will", "'ll", "should", "just", "literally", "about", "might", "i"}
 
@@ -956,6 +1001,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         score, part_score, kind, kind_probability = self.score(message)
         if "overdose" in patterns and kind == "self":
             kind, kind_probability = "medical", 1.0
+        if "other_language" in patterns:
+            kind_by_person = other_language_kind(message.get(TEXT) or "")
+            if kind_by_person is not None:
+                kind, kind_probability = kind_by_person, 1.0
         resolved = resolved_history(message.get(TEXT) or "")
         ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
         verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary)

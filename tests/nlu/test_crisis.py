@@ -10,6 +10,7 @@ from bot.nlu.crisis import (
     decide,
     is_crisis,
     means_seeking,
+    other_language_kind,
     resolved_history,
     segments,
     sentence_labels_kept,
@@ -698,3 +699,50 @@ def test_a_wish_to_die_in_another_language_is_matched(nlp, text):
 ])
 def test_other_languages_and_english_look_alikes_are_not_matched(nlp, text):
     assert crisis_matches(nlp(text)) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Danger from another person: "me" is the object of someone else's wish to kill.
+    ("mi esposo me quiere matar", "unsafe"),
+    ("sorry my english is bad, mi esposo me quiere matar", "unsafe"),
+    ("mi novio dice que va a matarme", "unsafe"),
+    ("meu marido quer me matar", "unsafe"),
+    ("il veut me tuer, j'ai peur", "unsafe"),
+    ("er will mich umbringen", "unsafe"),
+    # Someone else: a reflexive or a wish in the third person.
+    ("mi hermana dice que se quiere matar", "someone_else"),
+    ("mi hijo quiere suicidarse, que hago", "someone_else"),
+    ("mon fils veut se tuer", "someone_else"),
+    ("ma mère veut mourir", "someone_else"),
+    ("meine Frau will sich umbringen", "someone_else"),
+    ("mia figlia vuole uccidersi", "someone_else"),
+    # The writer's own.
+    ("quiero morir", "self"),
+    ("me quiero matar", "self"),
+    ("estoy pensando en suicidarme", "self"),
+    ("je veux mourir", "self"),
+    ("ich will sterben", "self"),
+    ("voglio morire", "self"),
+    # English says nothing here: the kind model reads it.
+    ("my sister wants to kill herself", None),
+])
+def test_the_grammatical_person_of_a_crisis_in_another_language_gives_its_kind(text, expected):
+    assert other_language_kind(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mi hermana dice que se quiere matar", "someone_else"),
+    ("mi esposo me quiere matar", "unsafe"),
+    ("quiero morir", "self"),
+])
+def test_a_crisis_in_another_language_gets_the_kind_its_grammar_gives_over_the_kind_model(nlp, text, expected):
+    message = parsed(nlp, text, intent="out_of_scope")
+    message.set("sentence_embedding", np.zeros(384, dtype=np.float32))
+    # A kind model that reads every message as the person's own crisis, as the English one
+    # read "mi hermana dice que se quiere matar"; and one that reads every message as
+    # someone else's, for the first-person wish.
+    intercepts = [0.0, 3.0, 0.0] if expected != "self" else [0.0, 0.0, 3.0]
+    [processed] = confident_detector(["medical", "self", "someone_else"], intercepts).process([message])
+    assert processed.get("intent")["name"] == "crisis"
+    assert processed.get("crisis")["patterns"] == ["other_language"]
+    assert processed.get("entities")[0]["value"] == expected
