@@ -116,6 +116,15 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         [_lower("better"), _lower("off"), _lower("dead", "without")],
         [_lower("never"), _lemma("wake"), _lower("up")],
     ],
+    # "what's the point in going on", "no reason to carry on", "the point of existing": the
+    # classifiers read such a sentence inside a longer message as borderline. Not when the
+    # person goes on with something ("any point in carrying on with TMS?"; _going_on_with).
+    "no_point_going_on": [
+        [_lower("reason", "point"), _lower("in", "of", "to", "for"), {"LOWER": "me", "OP": "?"},
+         {"LOWER": "to", "OP": "?"}, _lemma("go", "carry", "keep"), _lower("on", "going")],
+        [_lower("point"), _lower("in", "of"), _lower("existing", "existence")],
+        [_lower("point"), _lower("in", "of"), _lower("me"), _ANY_UP_TO_2, _lower("here", "around", "existing", "living")],
+    ],
     "self_harm": [
         [_lemma("hurt", "harm", "cut", "burn", "injure", "hang", "poison", "starve"), _MYSELF],
         [_lower("self"), {"ORTH": "-", "OP": "?"}, _lemma("harm", "harming", "injury")],
@@ -265,6 +274,15 @@ def _is_negated(doc: Doc, start: int) -> bool:
     return False
 
 
+# Going on with something: the treatment, the sessions, the course.
+_CONTINUED_WITH = {"with", "to", "at", "after", "until", "till", "past", "through"}
+
+
+def _going_on_with(doc: Doc, end: int) -> bool:
+    """True when "going on" / "keep going" continues into something ("...with the sessions")."""
+    return end < len(doc) and doc[end].lower_ in _CONTINUED_WITH
+
+
 def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     """True unless a number in the span is a small, ordinary dose ("I take 2 pills a day")."""
     for token in doc[start:end]:
@@ -334,6 +352,8 @@ def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) 
         if name == "want_to_die" and _not_a_wish_to_die(doc, start, end):
             continue
         if name == "overdose" and not _an_overdose(doc, start, end):
+            continue
+        if name == "no_point_going_on" and _going_on_with(doc, end):
             continue
         if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start, text):
             continue  # "30 kms", "KMS Medical Group": kilometres, initials, names

@@ -746,3 +746,26 @@ def test_a_crisis_in_another_language_gets_the_kind_its_grammar_gives_over_the_k
     assert processed.get("intent")["name"] == "crisis"
     assert processed.get("crisis")["patterns"] == ["other_language"]
     assert processed.get("entities")[0]["value"] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "What's the point in going on. Nothing works, not the pills, not the TMS, nothing.",
+    "honestly cant see a reason to carry on",
+    "no point in going on tbh",
+    "i dont see the point of existing anymore",
+    "whats the point of me even being here",
+    "there's no reason for me to keep going",
+])
+def test_seeing_no_point_in_going_on_is_matched(nlp, text):
+    assert crisis_matches(nlp(text)) == ["no_point_going_on"]
+
+
+@pytest.mark.parametrize("text", [
+    "is there any point in carrying on with tms if i feel nothing after 3 weeks?",
+    "whats the point of going on to maintenance sessions",
+    "no reason to keep going after the course ends?",
+    "what's the point of the mapping session",
+    "what is going on with my appointment, nobody called",
+])
+def test_going_on_with_the_treatment_is_not_matched(nlp, text):
+    assert crisis_matches(nlp(text)) == []
