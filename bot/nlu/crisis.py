@@ -1021,7 +1021,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         score, part_score, kind, kind_probability = self.score(message)
         if "overdose" in patterns and kind == "self":
             kind, kind_probability = "medical", 1.0
-        if "other_language" in patterns:
+        if "other_language" in patterns and kind != "medical":
+            # An overdose or injury the kind model reads keeps the emergency reply.
             kind_by_person = other_language_kind(message.get(TEXT) or "")
             if kind_by_person is not None:
                 kind, kind_probability = kind_by_person, 1.0

@@ -769,3 +769,11 @@ def test_seeing_no_point_in_going_on_is_matched(nlp, text):
 ])
 def test_going_on_with_the_treatment_is_not_matched(nlp, text):
     assert crisis_matches(nlp(text)) == []
+
+
+def test_an_overdose_the_kind_model_reads_keeps_the_emergency_reply_in_another_language(nlp):
+    message = parsed(nlp, "quiero morir, me tomé todas las pastillas", intent="out_of_scope")
+    message.set("sentence_embedding", np.zeros(384, dtype=np.float32))
+    [processed] = confident_detector(["medical", "self", "someone_else"], [3.0, 0.0, 0.0]).process([message])
+    assert processed.get("crisis")["patterns"] == ["other_language"]
+    assert processed.get("entities")[0]["value"] == "medical"
