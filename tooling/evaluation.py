@@ -290,6 +290,17 @@ def unsure_out_of_scope_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> 
     return 0.0
 
 
+def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") -> Set[Text]:
+    """EmergencyStandsPolicy's intents in config.yml: after an overdose or injury they get
+    the emergency reply again (empty: not configured)."""
+    from bot.policies.emergency_stands import EmergencyStandsPolicy
+
+    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
+        if policy.get("name", "").endswith("EmergencyStandsPolicy"):
+            return set(policy.get("intents", EmergencyStandsPolicy.get_default_config()["intents"]))
+    return set()
+
+
 def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
     """Which follow-ups of `split` get the crisis reply again: the intent `parse` reads,
     looked up in the rules for a session with a crisis in it (or an out-of-scope reading
@@ -298,6 +309,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
     from bot.policies.unsure_out_of_scope import OUT_OF_SCOPE_INTENT
 
     again = crisis_reply_intents_after_a_crisis()
+    emergency_intents = emergency_stands_intents()
     switch = case_switch_probability()
     unsure_below = unsure_out_of_scope_bar()
     results = []
@@ -312,7 +324,9 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
             unsure = intent == OUT_OF_SCOPE_INTENT and float(parsed["intent"].get("confidence") or 0.0) < unsure_below
-            if intent in again or unsure:
+            # After an overdose or injury a retraction or goodbye gets the emergency reply too.
+            gets_it = intent in again or unsure or (before == "medical" and intent in emergency_intents)
+            if gets_it:
                 got += 1
                 counts[1] += 1
                 case = before  # other intents leave the session's case alone
@@ -320,7 +334,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
                     decision = parsed.get("crisis") or {}
                     case = session_case(before, decision.get("kind", before), float(decision.get("kind_probability", 1.0)), switch)
                 fitting += case in (before, "medical")
-            if (intent in again or unsure) != (family.type == "crisis"):
+            if gets_it != (family.type == "crisis"):
                 errors.append(f"{intent}: {text}")
         results.append(FollowUpResult(family, len(family.split(split)), got, fitting,
                                       {k: (n, c) for k, (n, c) in sorted(by_kind.items())}, errors))

@@ -21,34 +21,18 @@ crisis session, and wins over the rule policy's out-of-scope rule by its priorit
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, Text
 
-from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.policies.untrained import UntrainedPolicy
+from bot.policies.session_reply import CRISIS_FLAG_SLOT, SessionReplyPolicy
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
-CRISIS_FLAG_SLOT = "crisis_flagged"
-
-
-def actions_since_latest_message(tracker: DialogueStateTracker) -> Optional[List[Text]]:
-    """The actions run since the latest user message (None if there is none)."""
-    actions: List[Text] = []
-    for event in reversed(tracker.events):
-        if isinstance(event, UserUttered):
-            return list(reversed(actions))
-        if isinstance(event, ActionExecuted) and event.action_name:
-            actions.append(event.action_name)
-    return None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class UnsureOutOfScopeAfterCrisisPolicy(UntrainedPolicy):
+class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
     """After a crisis, an unsure out-of-scope reading gets `reply`, one action at a time."""
 
     @staticmethod
@@ -66,19 +50,6 @@ class UnsureOutOfScopeAfterCrisisPolicy(UntrainedPolicy):
             "reply": ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
         }
 
-    def predict_action_probabilities(
-        self,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-        rule_only_data: Optional[Dict[Text, Any]] = None,
-        **kwargs: Any,
-    ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
-        action = self.next_action(tracker)
-        if action is not None:
-            probabilities[domain.index_for_action(action)] = 1.0
-        return self._prediction(probabilities)
-
     def applies(self, tracker: DialogueStateTracker) -> bool:
         """A crisis earlier in the session, and the latest message read as out of scope
         with less than `confidence_below` confidence."""
@@ -88,14 +59,3 @@ class UnsureOutOfScopeAfterCrisisPolicy(UntrainedPolicy):
         intent = message.intent or {}
         confidence = float(intent.get("confidence") or 0.0)
         return intent.get("name") == OUT_OF_SCOPE_INTENT and confidence < self.config["confidence_below"]
-
-    def next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
-        """The reply's next action, `action_listen` after its last, or None (another
-        policy decides) when it does not apply or the turn took another path."""
-        if not self.applies(tracker):
-            return None
-        done = [name for name in actions_since_latest_message(tracker) or [] if name != ACTION_LISTEN_NAME]
-        reply = list(self.config["reply"])
-        if done != reply[: len(done)]:
-            return None
-        return reply[len(done)] if len(done) < len(reply) else ACTION_LISTEN_NAME

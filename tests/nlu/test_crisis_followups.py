@@ -70,6 +70,20 @@ def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_repl
     assert result.errors == ["out_of_scope: cost?"]
 
 
+def test_after_an_overdose_a_retraction_or_goodbye_counts_as_the_crisis_reply_again():
+    # bot/policies/emergency_stands.py: only when the case before is an overdose or injury.
+    from tooling.evaluation import CrisisFamily, emergency_stands_intents
+
+    assert emergency_stands_intents() == {"crisis_retracted", "goodbye"}
+    texts = {"im fine now, just sleepy": "medical", "jk lol": "self", "bye": "medical"}
+    intents = {"im fine now, just sleepy": "crisis_retracted", "jk lol": "crisis_retracted", "bye": "goodbye"}
+    family = CrisisFamily("continuing", "crisis", [], list(texts), kinds=texts)
+
+    [result] = evaluate_followups(lambda text: {"intent": {"name": intents[text], "confidence": 0.9}}, [family], "test")
+    assert result.by_kind == {"medical": (2, 2), "self": (1, 0)}
+    assert result.errors == ["crisis_retracted: jk lol"]
+
+
 def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path):
     (tmp_path / "rules.yml").write_text(
         "rules:\n"
