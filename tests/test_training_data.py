@@ -13,11 +13,13 @@ import yaml
 
 from tests.conftest import PROJECT_ROOT
 
-# Code that sends domain responses by name: the custom actions, Rasa-side fallbacks, and the
-# safety texts the channels send themselves (bot/safety_text.py).
+# Code that sends domain responses by name: the custom actions, the dialogue policies that
+# predict a reply (bot/policies), Rasa-side fallbacks, and the safety texts the channels send
+# themselves (bot/safety_text.py).
 ACTIONS_SOURCE = "\n".join(
     p.read_text()
-    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), PROJECT_ROOT / "bot" / "server" / "resilience.py",
+    for p in [*(PROJECT_ROOT / "actions").glob("*.py"), *(PROJECT_ROOT / "bot" / "policies").glob("*.py"),
+              PROJECT_ROOT / "bot" / "server" / "resilience.py",
               PROJECT_ROOT / "bot" / "server" / "channels" / "rest.py", PROJECT_ROOT / "bot" / "safety_text.py",
               PROJECT_ROOT / "bot" / "server" / "staff" / "live.py"]
 )

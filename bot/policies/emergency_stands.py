@@ -1,8 +1,8 @@
 """After an overdose or injury, "I'm fine now" or "just kidding" gets the emergency reply again.
 
-After "i took all my pills like 20 min ago" (the emergency reply: call 911 now, even if you
-feel okay), "im fine now just feel sleepy" and "jk lol" read as taking the crisis back, and
-the reply to that ("Thank you for telling me, and I'm glad you're okay") would let the
+After "i took all my pills like 20 min ago" (the emergency reply: emergency services now,
+even if you feel okay), "im fine now just feel sleepy" and "jk lol" read as taking the
+crisis back, and the reply to that ("Thank you for telling me, and I'm glad you're okay") would let the
 person believe the danger is over. Feeling fine soon after an overdose proves nothing (some
 harm shows hours later), and a joke may be shame speaking. So in a session whose crisis is an
 overdose or injury (`crisis_kind` medical, which bot/policies/crisis_case.py keeps for the
