@@ -110,12 +110,15 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # before either); dev 100 -> 113 of 124 and 16 -> 32 of 121. Session 27 (training round 19:
 # session logistics, everyday wants, ordinary "take" and "pills"): continuing 59 of 69 (85.5%;
 # two follow-ups read near 0.4 as another intent), moving_on 23 of 59; dev 115 of 124 and 31
-# of 121 (with round 20 too: test the same, dev 113 and 32).
+# of 121 (with round 20 too: test the same, dev 113 and 32). Session 28 (training round 21;
+# after an overdose or injury a retraction or goodbye gets the emergency reply again,
+# bot/policies/emergency_stands.py): continuing 60 of 69 (87.0%), moving_on 24 of 59; dev
+# 114 of 124 and 31 of 121.
 MIN_CONTINUING = 0.85
 MAX_MOVING_ON = 0.45
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
 # 51 of 69 (73.9%) with bot/policies/crisis_case.py, 45 without; session 24: 50 (72.5%);
-# session 26: 56 (81.2%); session 27: 54 (78.3%).
+# session 26: 56 (81.2%); session 27: 54 (78.3%); session 28: 55 (79.7%).
 MIN_CONTINUING_FITTING = 0.78
 
 
