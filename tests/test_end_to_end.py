@@ -408,6 +408,21 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_aga
 
 
 @slow
+def test_after_an_overdose_saying_it_was_a_joke_or_goodbye_gets_the_emergency_reply_again(servers):
+    # bot/policies/emergency_stands.py: "I'm glad you're okay" would let the person think
+    # the danger is over.
+    sender = new_sender()
+    emergency = variation("utter_crisis", crisis_region=None, crisis_kind="medical")
+    assert texts(say(servers, sender, "i took all my pills like 20 min ago")) == [emergency]
+    assert texts(say(servers, sender, "jk lol")) == [variation("utter_emergency_still"), emergency]
+    assert texts(say(servers, sender, "ok bye")) == [variation("utter_emergency_still"), emergency]
+    # After the person's own crisis, a joke gets the caring reply that keeps the lines in view.
+    sender = new_sender()
+    assert said(say(servers, sender, "i want to die")) == ["utter_crisis"]
+    assert said(say(servers, sender, "jk lol")) == ["utter_crisis_followup"]
+
+
+@slow
 def test_a_question_it_cannot_place_still_ends_with_the_full_referral(servers):
     reply = say(servers, new_sender(), UNPLACEABLE)
     # "Did you mean" with the likeliest topics, and the first, full referral.
