@@ -3,7 +3,7 @@ emergency reply again (bot/policies/emergency_stands.py)."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -11,10 +11,10 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.policies.emergency_stands import EmergencyStandsPolicy
 from tests.conftest import PROJECT_ROOT
+from tests.policies.predictions import predicted
 
 START = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
 
@@ -39,16 +39,6 @@ def policy(tmp_path) -> EmergencyStandsPolicy:
     return EmergencyStandsPolicy.create(
         EmergencyStandsPolicy.get_default_config(), LocalModelStorage(tmp_path), Resource("emergency"), context
     )
-
-
-def predicted(policy: EmergencyStandsPolicy, domain: Domain, events: List[Event]) -> Optional[str]:
-    """The action the policy is sure of, or None when it predicts nothing."""
-    tracker = DialogueStateTracker.from_events("someone", events, domain.slots)
-    probabilities = policy.predict_action_probabilities(tracker, domain).probabilities
-    if max(probabilities) == 0.0:
-        return None
-    assert max(probabilities) == 1.0 and probabilities.count(1.0) == 1
-    return domain.action_names_or_texts[probabilities.index(1.0)]
 
 
 @pytest.mark.parametrize("intent", ["crisis_retracted", "goodbye"])

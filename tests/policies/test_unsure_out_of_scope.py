@@ -3,7 +3,7 @@ crisis reply again (bot/policies/unsure_out_of_scope.py)."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 import pytest
 import yaml
@@ -12,10 +12,10 @@ from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
 from tests.conftest import PROJECT_ROOT
+from tests.policies.predictions import predicted
 from tooling.evaluation import unsure_out_of_scope_bar
 
 REPLY = ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"]
@@ -38,16 +38,6 @@ def policy(tmp_path) -> UnsureOutOfScopeAfterCrisisPolicy:
 
 def message(intent: str, confidence: float) -> List[Event]:
     return [ActionExecuted("action_listen"), UserUttered("(text)", {"name": intent, "confidence": confidence})]
-
-
-def predicted(policy: UnsureOutOfScopeAfterCrisisPolicy, domain: Domain, events: List[Event]) -> Optional[str]:
-    """The action the policy is sure of, or None when it predicts nothing."""
-    tracker = DialogueStateTracker.from_events("someone", events, domain.slots)
-    probabilities = policy.predict_action_probabilities(tracker, domain).probabilities
-    if max(probabilities) == 0.0:
-        return None
-    assert max(probabilities) == 1.0 and probabilities.count(1.0) == 1
-    return domain.action_names_or_texts[probabilities.index(1.0)]
 
 
 def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_reply_one_action_at_a_time(policy, domain):
