@@ -268,14 +268,21 @@ class FollowUpResult:
         return self.crisis_reply / self.total if self.total else 0.0
 
 
+def _policy_setting(policy_class: Any, key: Text, config_path: Path) -> Any:
+    """A dialogue policy's setting in config.yml (its default when not set there), or None
+    when the policy is not configured."""
+    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
+        if policy.get("name", "").endswith(policy_class.__name__):
+            return policy.get(key, policy_class.get_default_config()[key])
+    return None
+
+
 def case_switch_probability(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
     """CrisisCasePolicy's switch_probability in config.yml."""
     from bot.policies.crisis_case import CrisisCasePolicy
 
-    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
-        if policy.get("name", "").endswith("CrisisCasePolicy"):
-            return float(policy.get("switch_probability", CrisisCasePolicy.get_default_config()["switch_probability"]))
-    return 0.0  # not configured: each crisis message's own reading picks the reply
+    # Not configured: each crisis message's own reading picks the reply.
+    return float(_policy_setting(CrisisCasePolicy, "switch_probability", config_path) or 0.0)
 
 
 def unsure_out_of_scope_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
@@ -283,11 +290,7 @@ def unsure_out_of_scope_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> 
     an out-of-scope reading below it gets the crisis reply again (0.0: not configured)."""
     from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
 
-    default = UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["confidence_below"]
-    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
-        if policy.get("name", "").endswith("UnsureOutOfScopeAfterCrisisPolicy"):
-            return float(policy.get("confidence_below", default))
-    return 0.0
+    return float(_policy_setting(UnsureOutOfScopeAfterCrisisPolicy, "confidence_below", config_path) or 0.0)
 
 
 def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") -> Set[Text]:
@@ -295,10 +298,7 @@ def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") ->
     the emergency reply again (empty: not configured)."""
     from bot.policies.emergency_stands import EmergencyStandsPolicy
 
-    for policy in (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("policies") or []:
-        if policy.get("name", "").endswith("EmergencyStandsPolicy"):
-            return set(policy.get("intents", EmergencyStandsPolicy.get_default_config()["intents"]))
-    return set()
+    return set(_policy_setting(EmergencyStandsPolicy, "intents", config_path) or ())
 
 
 def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
