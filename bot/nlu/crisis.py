@@ -75,6 +75,7 @@ def _lemma(*words: Text) -> Dict[Text, Any]:
 # "kms" is also kilometres ("30 kms away").
 _SLANG_UNITS = {"kms", "kys"}
 _MYSELF = _lower("myself", "meself", "myslef")
+_REFLEXIVE = _lower("myself", "meself", "myslef", "herself", "himself", "themselves", "themself")
 
 # Patterns whose match is dropped when a negation comes just before it
 # ("I'm not suicidal"). The others carry their own meaning with or without one.
@@ -98,6 +99,11 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
         # "off myself" as a verb ("gonna off myself"), not "took the day off myself".
         [_lower("i", "to", "gonna", "wanna", "will", "'ll", "ll", "might", "just", "and", "then", "should", "could", "would", "may"),
          _lower("off", "offing"), _MYSELF],
+        [_lower("offed"), _REFLEXIVE],
+        # British and Australian slang: "top myself", "topped himself", "neck myself", "do
+        # myself in", "end myself". Not "top myself up" (_topped_up).
+        [_lemma("top", "neck", "end"), _REFLEXIVE],
+        [_lemma("do"), _REFLEXIVE, _lower("in")],
     ],
     # "end it" is also ending a session or a course early: not decisive on its own.
     "end_it": [
@@ -142,6 +148,12 @@ PATTERNS: Dict[Text, List[List[Dict[Text, Any]]]] = {
     ],
     "overdose": [
         [_lower("i", "i've", "ive"), _ANY_UP_TO_2, _lower("overdosed", "od'd", "oded")],
+        # Anyone's overdose, in any spelling ("she overdosed", "he's OD'ing", "gonna od on my
+        # pills", "had a bit of an OD last night"); not on coffee, nor an optometrist's "O.D."
+        # or a machine's "OD mode" (_an_overdose).
+        [_lower("overdosed", "overdosing", "od'd", "oded", "odded", "oding", "od'ing", "odding")],
+        [_lower("od", "overdose"), _lower("on")],
+        [_lemma("do", "have", "take"), _lower("a", "an"), {"OP": "{,3}"}, _lower("od", "overdose")],
         [_lemma("take", "swallow"), _ANY_UP_TO_2, _lower("too"), _lower("many", "much")],
         [_lemma("take", "swallow"), _lower("all", "them"), _ANY_UP_TO_2, _lower("at")],
         [_lemma("take", "swallow"), _lower("a", "the", "whole", "my", "entire", "full"),
@@ -283,6 +295,11 @@ def _going_on_with(doc: Doc, end: int) -> bool:
     return end < len(doc) and doc[end].lower_ in _CONTINUED_WITH
 
 
+def _topped_up(doc: Doc, start: int, end: int) -> bool:
+    """True for "top myself up" (with coffee, credit): not the slang "top myself"."""
+    return doc[start].lemma_ == "top" and end < len(doc) and doc[end].lower_ == "up"
+
+
 def _counted_overdose(doc: Doc, start: int, end: int) -> bool:
     """True unless a number in the span is a small, ordinary dose ("I take 2 pills a day")."""
     for token in doc[start:end]:
@@ -306,15 +323,64 @@ _NOT_DRUGS = {"water", "juice", "tea", "coffee", "milk", "soda", "pop", "coke", 
               "biscuits", "cookies", "tissues", "wipes", "sunscreen", "earplugs", "fruit"}
 
 
+# "overdose on coffee", "can you overdose on TMS?": no drug. Possessives and articles are
+# skipped to reach the thing ("OD on my pills").
+_NOT_OVERDOSED_ON = _NOT_DRUGS | {"caffeine", "sugar", "chocolate", "carbs", "netflix", "tv", "sleep", "work",
+                                  "tms", "sessions", "session", "treatment", "treatments", "stimulation",
+                                  "magnets", "pulses", "rtms", "exercise", "information", "info", "research", "reading",
+                                  "pamphlets", "leaflets", "articles", "label", "labels", "prescription",
+                                  "script", "notes", "chart", "letter", "box", "packet", "bottle"}
+_ANYONE = {"you", "u", "ya", "one", "someone", "somebody", "anyone", "anybody", "people", "ppl"}
+_DETERMINERS = {"my", "his", "her", "their", "your", "a", "the", "some", "too", "much", "so", "on"}
+# What may follow "an OD": the end of the sentence, a time, a drug, a link to more. Not a
+# noun that makes it a label ("an OD mode", "an OD appointment": overdrive, optometrist).
+_AFTER_AN_OD = {"on", "of", "last", "yesterday", "earlier", "this", "today", "tonight", "and", "but",
+                "so", "again", "x", "lol", "now", "just", "an", "a", "few", "like", "or", "because", "bc",
+                "cause", "when", "after", "before", "at", "in", "with", "i", "im", "i'm", "tbh"}
+
+
+def _an_od_event(doc: Doc, start: int, end: int) -> bool:
+    """True for "took an overdose", "had a bit of an OD", "did a massive od": an event. Not
+    "OD" as a label: once daily on a prescription ("take 1 tab OD", "10mg od"), the right
+    eye ("surgery on my OD"), a machine's "OD mode"."""
+    if any(token.like_num for token in doc[start:end]):
+        return False
+    following = doc[end] if end < len(doc) else None
+    return following is None or following.is_punct or following.lower_ in _AFTER_AN_OD
+
+
+def _overdosed_on_nothing(doc: Doc, end: int) -> bool:
+    """True when "...on" after an overdose word names no drug ("overdose on coffee")."""
+    rest = [token.lower_ for token in doc[end - 1 : end + 4]]
+    if "on" not in rest[:2]:
+        return False
+    for word in rest[rest.index("on") + 1 :]:
+        if word not in _DETERMINERS:
+            return word in _NOT_OVERDOSED_ON
+    return False
+
+
 def _an_overdose(doc: Doc, start: int, end: int) -> bool:
     """False for an overdose phrase that is an ordinary dose (a small count), a routine (the
-    words after it, and the drug's name if there), or a bottle or pack that holds no drug."""
+    words after it, and the drug's name if there), a bottle or pack that holds no drug, an
+    overdose on something that is not a drug, or "OD" as a label ("an OD mode")."""
     if not _counted_overdose(doc, start, end):
         return False
+    if doc[end - 1].lower_ in _OVERDOSE_WORDS:
+        if start > 0 and doc[start - 1].lower_ in _ANYONE:
+            return False  # "can you overdose on sertraline?": asking for a means (means_seeking)
+        if _overdosed_on_nothing(doc, end):
+            return False
+        if doc[end - 1].lower_ in {"od", "overdose"} and end - start > 1:
+            return _an_od_event(doc, start, end)
+        return True
     following = doc[end : end + 4]
     if following[:1] and following[0].lower_ == "of" and len(following) > 1:
         return following[1].lower_ not in _NOT_DRUGS
     return not _ROUTINE.match(" ".join(token.lower_ for token in following))
+
+
+_OVERDOSE_WORDS = {"od", "overdose", "on", "overdosed", "overdosing", "od'd", "oded", "odded", "oding", "od'ing", "odding"}
 
 
 # "die of embarrassment", "died laughing", "died a death": idioms, not a wish to die.
@@ -354,6 +420,8 @@ def _matches(doc: Doc, matcher: Optional[Matcher], text: Optional[Text] = None) 
         if name == "overdose" and not _an_overdose(doc, start, end):
             continue
         if name == "no_point_going_on" and _going_on_with(doc, end):
+            continue
+        if name == "kill_myself" and _topped_up(doc, start, end):
             continue
         if end - start == 1 and doc[start].lower_ in _SLANG_UNITS and _not_slang(doc, start, text):
             continue  # "30 kms", "KMS Medical Group": kilometres, initials, names
@@ -427,8 +495,19 @@ _MEANS_SEEKING = re.compile(
 )
 
 
+# "can you overdose on sertraline? how much would it take": the amount of a drug that would
+# be an overdose (not "can you overdose on TMS? how many sessions is too many").
+_OVERDOSE_AMOUNT = re.compile(
+    r"\b(?:overdose|od) on (?:(?:my|your|ur|a|the|some) )?(\w+)[^.?!]{0,40}[.?!]*\s*(?:how (?:much|many)|what (?:dose|amount))\b",
+    re.IGNORECASE,
+)
+
+
 def means_seeking(text: Text) -> bool:
-    return bool(_MEANS_SEEKING.search(text))
+    if _MEANS_SEEKING.search(text):
+        return True
+    amount = _OVERDOSE_AMOUNT.search(text)
+    return amount is not None and amount.group(1).lower() not in _NOT_OVERDOSED_ON
 
 
 # A calm mention of a crisis long past ("I attempted suicide years ago and have been well

@@ -513,6 +513,10 @@ def test_capitals_are_read_from_the_message_as_written(nlp):
         ("can i die from a seizure caused by tms", False),
         ("how many sessions would it take to see results", False),
         ("is tms fatal for people with pacemakers", False),
+        ("could u od on lithium? how many tablets", True),
+        ("can you overdose on tms? how many sessions is too many", False),
+        ("can you overdose on tms or is it always safe", False),
+        ("what if I overdose on my meds by accident, is that dangerous with tms", False),
     ],
 )
 def test_asking_how_to_die_is_recognised(text, expected):
@@ -777,3 +781,43 @@ def test_an_overdose_the_kind_model_reads_keeps_the_emergency_reply_in_another_l
     [processed] = confident_detector(["medical", "self", "someone_else"], [3.0, 0.0, 0.0]).process([message])
     assert processed.get("crisis")["patterns"] == ["other_language"]
     assert processed.get("entities")[0]["value"] == "medical"
+
+
+@pytest.mark.parametrize("text", [
+    "thinking i might top myself this weekend",
+    "my flatmate said he's going to top himself",
+    "she topped herself and I keep thinking I should too",
+    "honestly might neck myself",
+    "gonna do myself in",
+    "i just want to end myself",
+    "my brother offed himself and now i feel the same",
+])
+def test_british_and_australian_slang_for_suicide_is_matched(nlp, text):
+    assert crisis_matches(nlp(text), text=text) == ["kill_myself"]
+
+
+@pytest.mark.parametrize("text", [
+    "had a bit of an od last night and still feel awful",
+    "my sister did an OD, what do I do",
+    "I took an overdose an hour ago",
+    "gonna od on my sleeping tablets",
+    "he's overdosing in the bathroom",
+    "she od'd on her meds",
+    "overdosed on my mum's painkillers",
+])
+def test_an_overdose_in_any_spelling_and_by_anyone_is_matched(nlp, text):
+    assert crisis_matches(nlp(text), text=text) == ["overdose"]
+
+
+@pytest.mark.parametrize("text", [
+    "I need to top myself up with coffee before the session",
+    "I basically overdose on caffeine every morning, is that ok before tms",
+    "can you overdose on tms sessions",
+    "does the coil have an OD mode for faster results",
+    "my eye doctor is an O.D., is she the one to ask",
+    "the label says take 1 tab OD, do I keep that up during TMS",
+    "I had laser surgery on my OD last year, can I still have TMS",
+    "i take 20mg od in the morning",
+])
+def test_od_as_a_label_and_overdoing_things_are_not_an_overdose(nlp, text):
+    assert crisis_matches(nlp(text), text=text) == []
