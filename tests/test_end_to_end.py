@@ -303,6 +303,10 @@ def test_thanks_and_goodbye_end_with_one_short_referral_line(servers):
     sender = new_sender()
     assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short"]
     assert said(say(servers, sender, "bye")) == ["utter_goodbye", "utter_referral_short"]
+    # Thanks and goodbye at once: either reply fits; never "I'm not sure I understood".
+    assert said(say(servers, sender, "thanks bye")) in (
+        ["utter_goodbye", "utter_referral_short"], ["utter_thank", "utter_referral_short"],
+    )
 
 
 @slow
@@ -311,6 +315,10 @@ def test_after_a_crisis_thanks_and_goodbye_keep_a_crisis_line_in_view(servers):
     assert said(say(servers, sender, "i want to die")) == ["utter_crisis"]
     assert said(say(servers, sender, "thank you")) == ["utter_thank", "utter_referral_short", "utter_crisis_reminder"]
     assert said(say(servers, sender, "bye")) == ["utter_goodbye", "utter_referral_short", "utter_crisis_reminder"]
+    assert said(say(servers, sender, "thanks bye")) in (
+        ["utter_goodbye", "utter_referral_short", "utter_crisis_reminder"],
+        ["utter_thank", "utter_referral_short", "utter_crisis_reminder"],
+    )
 
 
 @slow
@@ -416,6 +424,7 @@ def test_after_an_overdose_saying_it_was_a_joke_or_goodbye_gets_the_emergency_re
     assert texts(say(servers, sender, "i took all my pills like 20 min ago")) == [emergency]
     assert texts(say(servers, sender, "jk lol")) == [variation("utter_emergency_still"), emergency]
     assert texts(say(servers, sender, "ok bye")) == [variation("utter_emergency_still"), emergency]
+    assert texts(say(servers, sender, "thanks bye")) == [variation("utter_emergency_still"), emergency]
     # After the person's own crisis, a joke gets the caring reply that keeps the lines in view.
     sender = new_sender()
     assert said(say(servers, sender, "i want to die")) == ["utter_crisis"]

@@ -91,6 +91,10 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             # Train on a noisy copy of every example as well (bot/nlu/noise.py: shorthand,
             # typos), embedded like the others; the n-grams' vocabulary stays the originals'.
             "noisy_copies": False,
+            # Labels whose replies can stand in for each other: a tie among them is no reason
+            # to ask again ("thanks bye": goodbye 0.52, thank 0.48). Their shares add up
+            # against `threshold`, and the likelier one is answered.
+            "interchangeable": [],
         }
 
     def __init__(
@@ -303,6 +307,8 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             self._set_answers(message, answers, intents.get(faq, 0.0))
 
         unsure = best_score < self._config["threshold"] or best_score - runner_up < self._config["ambiguity_threshold"]
+        if unsure and self._interchangeable(ranking):
+            unsure = best_score + runner_up < self._config["threshold"]
         if unsure:
             chosen = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, "confidence": best_score}
             intent_ranking = [chosen, *intent_ranking]
@@ -310,6 +316,11 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             chosen = {"name": faq if best.startswith(prefix) else best, "confidence": best_score}
         message.set(INTENT, chosen, add_to_output=True)
         message.set(INTENT_RANKING_KEY, intent_ranking, add_to_output=True)
+
+    def _interchangeable(self, ranking: List[Tuple[Text, float]]) -> bool:
+        """True when the two likeliest labels have replies that can stand in for each other."""
+        group = set(self._config["interchangeable"])
+        return len(ranking) > 1 and ranking[0][0] in group and ranking[1][0] in group
 
     def _set_answers(self, message: Message, answers: List[Tuple[Text, float]], faq_mass: float) -> None:
         """Re-ranks the FAQ answers by the averaged scores (confidence within "faq")."""

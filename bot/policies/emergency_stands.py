@@ -6,7 +6,7 @@ crisis back, and the reply to that ("Thank you for telling me, and I'm glad you'
 person believe the danger is over. Feeling fine soon after an overdose proves nothing (some
 harm shows hours later), and a joke may be shame speaking. So in a session whose crisis is an
 overdose or injury (`crisis_kind` medical, which bot/policies/crisis_case.py keeps for the
-rest of the session), a retraction or a goodbye gets "please still get checked now" and the
+rest of the session), a retraction, a goodbye or thanks gets "please still get checked now" and the
 emergency reply for the person's region again. A rule cannot say this: `crisis_kind` does
 not shape the conversation, so rules cannot read it. It needs no action server.
 """
@@ -32,7 +32,8 @@ class EmergencyStandsPolicy(SessionReplyPolicy):
             # Above the rule policy's (4, rasa.core.constants) and the unsure out-of-scope
             # policy's (5), which never apply to the same message.
             "priority": 6,
-            "intents": ["crisis_retracted", "goodbye"],
+            # "thanks" too: after "i took all my pills", "thanks" may be the person leaving.
+            "intents": ["crisis_retracted", "goodbye", "thank"],
             "reply": ["utter_emergency_still", "utter_crisis"],
         }
 

@@ -296,3 +296,41 @@ def test_without_noisy_copies_nothing_is_embedded_again(tmp_path):
         TrainingData(examples)
     )
     assert encoder.texts == []
+
+
+# --- interchangeable labels: a tie between closing words ------------------------------------
+CLOSING_LABELS = ["goodbye", "thank", "faq/side_effects", "faq/session_length"]
+
+
+def closing_vote(tmp_path, interchangeable):
+    return MeaningVote({**MeaningVote.get_default_config(), **CONFIG, "interchangeable": interchangeable},
+                       LocalModelStorage(tmp_path), Resource("vote"), CLOSING_LABELS,
+                       np.eye(4, dtype=np.float32) * 4.0, np.zeros(4, dtype=np.float32))
+
+
+def test_a_tie_between_interchangeable_labels_answers_the_likelier(tmp_path):
+    message = unparsed("thanks bye", [1.0, 0.95, 0, 0])  # goodbye just ahead of thank
+    closing_vote(tmp_path, ["thank", "goodbye"]).process([message])
+    assert message.get("intent")["name"] == "goodbye"
+
+
+def test_without_the_setting_the_same_tie_asks_again(tmp_path):
+    message = unparsed("thanks bye", [1.0, 0.95, 0, 0])
+    closing_vote(tmp_path, []).process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+def test_a_tie_with_a_label_outside_the_group_still_asks_again(tmp_path):
+    message = unparsed("thanks, side effects?", [1.0, 0, 0.95, 0])  # goodbye vs an FAQ answer
+    closing_vote(tmp_path, ["thank", "goodbye"]).process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+def test_interchangeable_labels_still_need_the_threshold_together(tmp_path):
+    vote = MeaningVote({**MeaningVote.get_default_config(), **CONFIG, "threshold": 0.9,
+                        "interchangeable": ["thank", "goodbye"]},
+                       LocalModelStorage(tmp_path), Resource("vote"), CLOSING_LABELS,
+                       np.eye(4, dtype=np.float32) * 4.0, np.zeros(4, dtype=np.float32))
+    message = unparsed("hmm", [0.2, 0.15, 0.1, 0.1])  # every label near a quarter
+    vote.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"

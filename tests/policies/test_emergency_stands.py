@@ -41,8 +41,8 @@ def policy(tmp_path) -> EmergencyStandsPolicy:
     )
 
 
-@pytest.mark.parametrize("intent", ["crisis_retracted", "goodbye"])
-def test_after_an_overdose_a_retraction_or_goodbye_gets_the_emergency_reply_again(policy, domain, intent):
+@pytest.mark.parametrize("intent", ["crisis_retracted", "goodbye", "thank"])
+def test_after_an_overdose_a_retraction_goodbye_or_thanks_gets_the_emergency_reply_again(policy, domain, intent):
     events = [*START, *crisis_turn("medical"), *message(intent)]
     for expected in ["utter_emergency_still", "utter_crisis", "action_listen"]:
         assert predicted(policy, domain, events) == expected
@@ -52,6 +52,7 @@ def test_after_an_overdose_a_retraction_or_goodbye_gets_the_emergency_reply_agai
 def test_other_cases_other_intents_and_other_sessions_are_left_to_the_rules(policy, domain):
     assert predicted(policy, domain, [*START, *crisis_turn("self"), *message("crisis_retracted")]) is None
     assert predicted(policy, domain, [*START, *crisis_turn("unsafe"), *message("goodbye")]) is None
+    assert predicted(policy, domain, [*START, *crisis_turn("self"), *message("thank")]) is None
     assert predicted(policy, domain, [*START, *crisis_turn("medical"), *message("faq")]) is None
     assert predicted(policy, domain, [*START, *message("crisis_retracted")]) is None
     # An overdose in an earlier session does not count (crisis_flagged starts again at false).
