@@ -293,6 +293,14 @@ def unsure_out_of_scope_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> 
     return float(_policy_setting(UnsureOutOfScopeAfterCrisisPolicy, "confidence_below", config_path) or 0.0)
 
 
+def unsure_answer_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
+    """UnsureOutOfScopeAfterCrisisPolicy's answer_confidence_below in config.yml: after a
+    crisis, an FAQ answer below it gets the crisis reply again (0.0: never)."""
+    from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
+
+    return float(_policy_setting(UnsureOutOfScopeAfterCrisisPolicy, "answer_confidence_below", config_path) or 0.0)
+
+
 def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") -> Set[Text]:
     """EmergencyStandsPolicy's intents in config.yml: after an overdose or injury they get
     the emergency reply again (empty: not configured)."""
@@ -303,15 +311,16 @@ def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") ->
 
 def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) -> List[FollowUpResult]:
     """Which follow-ups of `split` get the crisis reply again: the intent `parse` reads,
-    looked up in the rules for a session with a crisis in it (or an out-of-scope reading
-    below the policy's bar); and for which case."""
+    looked up in the rules for a session with a crisis in it (or an out-of-scope reading or
+    FAQ answer below the policy's bars); and for which case."""
     from bot.policies.crisis_case import session_case
-    from bot.policies.unsure_out_of_scope import OUT_OF_SCOPE_INTENT
+    from bot.policies.unsure_out_of_scope import FAQ_INTENT, OUT_OF_SCOPE_INTENT
 
     again = crisis_reply_intents_after_a_crisis()
     emergency_intents = emergency_stands_intents()
     switch = case_switch_probability()
     unsure_below = unsure_out_of_scope_bar()
+    unsure_answer_below = unsure_answer_bar()
     results = []
     for family in families:
         got = fitting = 0
@@ -323,7 +332,9 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             before = family.expected_kind(text)
             counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
-            unsure = intent == OUT_OF_SCOPE_INTENT and float(parsed["intent"].get("confidence") or 0.0) < unsure_below
+            confidence = float(parsed["intent"].get("confidence") or 0.0)
+            unsure = (intent == OUT_OF_SCOPE_INTENT and confidence < unsure_below) or (
+                intent == FAQ_INTENT and confidence < unsure_answer_below)
             # After an overdose or injury a retraction or goodbye gets the emergency reply too.
             gets_it = intent in again or unsure or (before == "medical" and intent in emergency_intents)
             if gets_it:

@@ -11,6 +11,11 @@ someone else may still be in danger, please reach out now:", the crisis reply fo
 session's case, the short referral). This policy gives that same reply to an out-of-scope
 reading the intent classifier is less than `confidence_below` sure of.
 
+The same goes for an FAQ answer the classifier is barely sure of (below
+`answer_confidence_below`): after an overdose, "dizzy" read as the side-effects answer
+(0.38) or "shes asleep now. is that ok?" as what happens in a session (0.36) would tell the
+person about TMS while the emergency may be going on.
+
 An ordinary question read as out of scope loses nothing by it: the out-of-scope reply holds
 no answer. Plain out-of-scope questions ("cost?", "medicare cover tms?") are read with
 near certainty and keep the out-of-scope reply. The bar was chosen on the dev split of
@@ -29,6 +34,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.policies.session_reply import CRISIS_FLAG_SLOT, SessionReplyPolicy
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+FAQ_INTENT = "faq"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
@@ -44,6 +50,8 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
             # An out-of-scope reading below this confidence counts as a message the
             # assistant cannot place.
             "confidence_below": 0.95,
+            # An FAQ answer below this confidence counts the same (0: never).
+            "answer_confidence_below": 0.0,
             # The reply to a message it cannot place after a crisis: the actions of that
             # rule in data/rules/crisis.yml (tests/policies/test_unsure_out_of_scope.py
             # checks they are the same).
@@ -52,10 +60,13 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
 
     def applies(self, tracker: DialogueStateTracker) -> bool:
         """A crisis earlier in the session, and the latest message read as out of scope
-        with less than `confidence_below` confidence."""
+        with less than `confidence_below` confidence, or as an FAQ answer with less than
+        `answer_confidence_below`."""
         message = tracker.latest_message
         if message is None or tracker.get_slot(CRISIS_FLAG_SLOT) is not True:
             return False
         intent = message.intent or {}
         confidence = float(intent.get("confidence") or 0.0)
+        if intent.get("name") == FAQ_INTENT:
+            return confidence < self.config["answer_confidence_below"]
         return intent.get("name") == OUT_OF_SCOPE_INTENT and confidence < self.config["confidence_below"]

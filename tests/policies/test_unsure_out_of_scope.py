@@ -16,7 +16,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotS
 from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
 from tests.conftest import PROJECT_ROOT
 from tests.policies.predictions import predicted
-from tooling.evaluation import unsure_out_of_scope_bar
+from tooling.evaluation import unsure_answer_bar, unsure_out_of_scope_bar
 
 REPLY = ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"]
 START = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
@@ -31,7 +31,8 @@ def domain() -> Domain:
 
 @pytest.fixture
 def policy(tmp_path) -> UnsureOutOfScopeAfterCrisisPolicy:
-    config = {**UnsureOutOfScopeAfterCrisisPolicy.get_default_config(), "confidence_below": 0.95}
+    config = {**UnsureOutOfScopeAfterCrisisPolicy.get_default_config(), "confidence_below": 0.95,
+              "answer_confidence_below": 0.43}
     context = ExecutionContext(GraphSchema({}), "test")
     return UnsureOutOfScopeAfterCrisisPolicy.create(config, LocalModelStorage(tmp_path), Resource("unsure"), context)
 
@@ -49,12 +50,21 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_reply_one_action
 
 def test_a_sure_out_of_scope_reading_another_intent_or_no_crisis_gets_no_prediction(policy, domain):
     assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("out_of_scope", 0.95)]) is None
-    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("faq", 0.4)]) is None
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("faq", 0.43)]) is None
+    assert predicted(policy, domain, [*START, *message("faq", 0.38)]) is None
     assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("nlu_fallback", 0.4)]) is None
     assert predicted(policy, domain, [*START, *message("out_of_scope", 0.6)]) is None
     # A crisis in an earlier session does not count (crisis_flagged starts again at false).
     new_session = [*START, *CRISIS_TURN, *START, SlotSet("crisis_flagged", False), *message("out_of_scope", 0.6)]
     assert predicted(policy, domain, new_session) is None
+
+
+def test_after_a_crisis_a_barely_sure_faq_answer_gets_the_reply_too(policy, domain):
+    # "dizzy" after an overdose, read as the side-effects answer with 0.38.
+    events = [*START, *CRISIS_TURN, *message("faq", 0.38)]
+    for expected in [*REPLY, "action_listen"]:
+        assert predicted(policy, domain, events) == expected
+        events.append(ActionExecuted(expected))
 
 
 def test_a_turn_that_took_another_path_is_left_to_the_other_policies(policy, domain):
@@ -74,4 +84,5 @@ def test_config_sets_the_bar_and_a_priority_above_the_rule_policy():
     from rasa.core.constants import RULE_POLICY_PRIORITY
 
     assert unsure_out_of_scope_bar() == 0.95
+    assert unsure_answer_bar() == 0.43
     assert UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["priority"] > RULE_POLICY_PRIORITY
