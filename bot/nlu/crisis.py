@@ -585,6 +585,29 @@ def resolved_history(text: Text) -> bool:
 # libsvm's kernel cache in MB. Speed only, the same model: at scikit-learn's 200 MB the
 # sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s. Capped at a
 # quarter of the memory free when training starts, so a small machine still trains.
+# A message that only thanks and says goodbye ("Thank you. Goodbye.", "thank you for your
+# help, goodbye", "ok great thank you so much, have a nice day") ends an ordinary chat. The
+# classifiers learnt farewells from crisis messages that thank and say goodbye ("thanks for
+# everything, goodbye"), and read these as crisis (0.4 to 1.0). Words of finality
+# ("everything", "everyone", "forever", "last", "won't need") are not in it, so such a
+# farewell is still read by the classifiers.
+_THANKS = (r"(?:thank you|thank u|thanks|thankyou|thanx|thx|ty|tysm|cheers|many thanks|ta)"
+           r"(?: (?:very|so) much| so so much| a lot| a bunch| heaps| loads| again| kindly)?"
+           r"(?: for (?:your|the|all your|all the) (?:help|info|information|answers?|time|advice|explanation|replies|assistance|chat))?")
+_BYE = (r"(?:good ?bye|bye(?: ?bye)?|bye for now|see (?:you|ya|u)(?: later)?|take care|cya|ttyl|talk (?:to you|soon)"
+        r"|have a (?:nice|good|great|lovely) (?:day|night|evening|one|weekend)|good ?night|good day)")
+_CLOSING_FILLER = (r"(?:ok|okay|ok then|alright|all right|great|perfect|got it|that'?s (?:really |very )?helpful"
+                   r"|that (?:is|was) (?:really |very |so )?helpful|that helps|that'?s all|that is all)")
+_PLAIN_CLOSING = re.compile(
+    rf"^\W*(?:(?:{_CLOSING_FILLER}|{_THANKS}|{_BYE})[\s,.!:;)(-]*(?:and )?)+\W*$", re.IGNORECASE
+)
+
+
+def plain_closing(text: Text) -> bool:
+    """True for a message of thanks and goodbye words only."""
+    return bool(_PLAIN_CLOSING.match(text.strip()))
+
+
 _SVM_CACHE_MB = 4000
 
 
@@ -676,6 +699,7 @@ def decide(
     config: Dict[Text, Any],
     resolved: bool = False,
     ordinary_reading: float = 0.0,
+    closing: bool = False,
 ) -> Text:
     """The decision rule: crisis kind, CAUTION or NOT_CRISIS (thresholds from config.yml).
 
@@ -686,6 +710,8 @@ def decide(
     crisis, and one part alone gives way to an all but certain ordinary reading.
     """
     best = max(score, part_score)
+    if closing and not patterns:
+        return NOT_CRISIS  # thanks and goodbye only (plain_closing)
     if resolved and score < config["resolved_threshold"]:
         return CAUTION
     # A sentence read on its own counts when the whole message is not plainly ordinary.
@@ -1107,7 +1133,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 kind, kind_probability = kind_by_person, 1.0
         resolved = resolved_history(message.get(TEXT) or "")
         ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
-        verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary)
+        closing = plain_closing(message.get(TEXT) or "")
+        verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary, closing)
         return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary, kind_probability)
 
     def process(self, messages: List[Message]) -> List[Message]:

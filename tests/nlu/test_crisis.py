@@ -11,6 +11,7 @@ from bot.nlu.crisis import (
     is_crisis,
     means_seeking,
     other_language_kind,
+    plain_closing,
     resolved_history,
     segments,
     sentence_labels_kept,
@@ -821,3 +822,37 @@ def test_an_overdose_in_any_spelling_and_by_anyone_is_matched(nlp, text):
 ])
 def test_od_as_a_label_and_overdoing_things_are_not_an_overdose(nlp, text):
     assert crisis_matches(nlp(text), text=text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Thank you. Goodbye.",
+    "thank you very much, goodbye",
+    "goodbye and thank you",
+    "ok thanks, bye for now",
+    "thank you for your help, goodbye",
+    "that was really helpful, thanks a lot. have a good day!",
+    "cheers, see ya",
+    "thx bye",
+])
+def test_thanks_and_goodbye_words_alone_are_a_plain_closing(text):
+    assert plain_closing(text)
+
+
+@pytest.mark.parametrize("text", [
+    "thank you for everything, goodbye",
+    "thanks for everything",
+    "goodbye everyone",
+    "this is goodbye",
+    "bye forever",
+    "thanks for trying. goodbye",
+    "thanks, I won't need the appointments anymore. goodbye",
+    "thank you. how long is a session?",
+])
+def test_a_farewell_with_finality_or_anything_else_is_not_a_plain_closing(text):
+    assert not plain_closing(text)
+
+
+def test_a_plain_closing_is_never_a_crisis_unless_a_phrase_says_so():
+    # "Thank you. Goodbye." scored 1.0 by the classifiers, trained on crisis farewells.
+    assert decide(1.0, 0.0, "self", [], "crisis", CONFIG, closing=True) == "none"
+    assert decide(1.0, 0.0, "self", ["kill_myself"], "crisis", CONFIG, closing=True) == "self"
