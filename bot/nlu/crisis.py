@@ -42,7 +42,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
-from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.matcher import Matcher
@@ -677,6 +677,7 @@ class CrisisDecision:
     # phrase decided it, e.g. an overdose). The dialogue keeps the session's earlier case when
     # a later message reads as another case with less certainty (bot/policies/crisis_case.py).
     kind_probability: float = 1.0
+    closing: bool = False  # thanks and goodbye words only (plain_closing)
 
     @property
     def is_crisis(self) -> bool:
@@ -1135,7 +1136,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
         ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
         closing = plain_closing(message.get(TEXT) or "")
         verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary, closing)
-        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary, kind_probability)
+        return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary, kind_probability,
+                              closing)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -1150,9 +1152,26 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             elif predicted == CRISIS_INTENT:
                 # The classifier's crisis guess without the evidence: an ordinary answer instead.
                 demote_intent(message, CRISIS_INTENT)
+            if decision.closing and not decision.is_crisis:
+                _read_as_closing(message)
             if decision.kind != NOT_CRISIS:
                 _set_kind_entity(message, decision.kind)
         return messages
+
+
+# The intents a plain closing can be (the meaning vote treats them as interchangeable).
+CLOSING_INTENTS = ("goodbye", "thank", "acknowledge")
+
+
+def _read_as_closing(message: Message) -> None:
+    """A plain closing is thanks or goodbye, even when the intent classifier, whose crisis
+    reading was the likeliest, is left unsure among the rest ("Thank you. Goodbye."): the
+    likeliest of the closing intents."""
+    if (message.get(INTENT) or {}).get("name") in CLOSING_INTENTS:
+        return
+    ranking = [e for e in message.get(INTENT_RANKING_KEY) or [] if e.get("name") in CLOSING_INTENTS]
+    best = max(ranking, key=lambda e: e.get("confidence") or 0.0)["name"] if ranking else CLOSING_INTENTS[0]
+    override_intent(message, best)
 
 
 def _set_kind_entity(message: Message, kind: Text) -> None:

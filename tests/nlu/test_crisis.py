@@ -856,3 +856,20 @@ def test_a_plain_closing_is_never_a_crisis_unless_a_phrase_says_so():
     # "Thank you. Goodbye." scored 1.0 by the classifiers, trained on crisis farewells.
     assert decide(1.0, 0.0, "self", [], "crisis", CONFIG, closing=True) == "none"
     assert decide(1.0, 0.0, "self", ["kill_myself"], "crisis", CONFIG, closing=True) == "self"
+
+
+def test_a_plain_closing_read_as_crisis_becomes_the_likeliest_closing_intent(nlp):
+    # "Thank you. Goodbye.": the intent classifier put nearly all its weight on crisis, and
+    # was unsure among the rest (nlu_fallback, goodbye 0.01, thank 0.004).
+    message = parsed(nlp, "Thank you. Goodbye.", intent="crisis", confidence=0.98)
+    message.set("intent_ranking", [{"name": "crisis", "confidence": 0.98}, {"name": "nlu_fallback", "confidence": 0.01},
+                                   {"name": "goodbye", "confidence": 0.01}, {"name": "thank", "confidence": 0.004}])
+    [processed] = detector().process([message])
+    assert processed.get("intent") == {"name": "goodbye", "confidence": 1.0}
+    assert processed.get("crisis")["kind"] == "none"
+    assert not processed.get("entities")
+
+
+def test_a_plain_closing_already_read_as_thanks_is_left_alone(nlp):
+    [processed] = detector().process([parsed(nlp, "thanks a lot, bye", intent="thank", confidence=0.7)])
+    assert processed.get("intent") == {"name": "thank", "confidence": 0.7}
