@@ -417,7 +417,7 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_aga
 
 @slow
 def test_after_an_overdose_saying_it_was_a_joke_or_goodbye_gets_the_emergency_reply_again(servers):
-    # bot/policies/emergency_stands.py: "I'm glad you're okay" would let the person think
+    # bot/policies/emergency_stands.py: the reply to a retraction would let the person think
     # the danger is over.
     sender = new_sender()
     emergency = variation("utter_crisis", crisis_region=None, crisis_kind="medical")

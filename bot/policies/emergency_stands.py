@@ -2,7 +2,8 @@
 
 After "i took all my pills like 20 min ago" (the emergency reply: emergency services now,
 even if you feel okay), "im fine now just feel sleepy" and "jk lol" read as taking the
-crisis back, and the reply to that ("Thank you for telling me, and I'm glad you're okay") would let the
+crisis back, and the reply to that (`utter_crisis_followup`: the crisis line "if those
+feelings come back", then "I'm still here if you have questions about TMS") would let the
 person believe the danger is over. Feeling fine soon after an overdose proves nothing (some
 harm shows hours later), and a joke may be shame speaking. So in a session whose crisis is an
 overdose or injury (`crisis_kind` medical, which bot/policies/crisis_case.py keeps for the

@@ -70,11 +70,27 @@ def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_repl
     assert result.errors == ["out_of_scope: cost?"]
 
 
-def test_after_an_overdose_a_retraction_or_goodbye_counts_as_the_crisis_reply_again():
+def test_an_faq_answer_below_the_policys_bar_counts_as_the_crisis_reply_again():
+    # bot/policies/unsure_out_of_scope.py, answer bar 0.43 in config.yml.
+    from tooling.evaluation import CrisisFamily
+
+    readings = {"dizzy": 0.38, "how long is a session": 0.97}
+    family = CrisisFamily("continuing", "crisis", [], list(readings),
+                          kinds={"dizzy": "medical", "how long is a session": "self"})
+
+    def parse(text):
+        return {"intent": {"name": "faq", "confidence": readings[text]}}
+
+    [result] = evaluate_followups(parse, [family], "test")
+    assert (result.crisis_reply, result.fitting) == (1, 1)
+    assert result.errors == ["faq: how long is a session"]
+
+
+def test_after_an_overdose_a_retraction_goodbye_or_thanks_counts_as_the_crisis_reply_again():
     # bot/policies/emergency_stands.py: only when the case before is an overdose or injury.
     from tooling.evaluation import CrisisFamily, emergency_stands_intents
 
-    assert emergency_stands_intents() == {"crisis_retracted", "goodbye"}
+    assert emergency_stands_intents() == {"crisis_retracted", "goodbye", "thank"}
     texts = {"im fine now, just sleepy": "medical", "jk lol": "self", "bye": "medical"}
     intents = {"im fine now, just sleepy": "crisis_retracted", "jk lol": "crisis_retracted", "bye": "goodbye"}
     family = CrisisFamily("continuing", "crisis", [], list(texts), kinds=texts)
