@@ -323,6 +323,11 @@ _NOT_DRUGS = {"water", "juice", "tea", "coffee", "milk", "soda", "pop", "coke", 
               "biscuits", "cookies", "tissues", "wipes", "sunscreen", "earplugs", "fruit"}
 
 
+# The last word of the overdose patterns that name the overdose itself ("she overdosed",
+# "od on", "had an OD"), as against the counted or bottle ones ("took 30 pills").
+_OVERDOSE_WORDS = {"od", "overdose", "on", "overdosed", "overdosing", "od'd", "oded", "odded", "oding", "od'ing", "odding"}
+
+
 # "overdose on coffee", "can you overdose on TMS?": no drug. Possessives and articles are
 # skipped to reach the thing ("OD on my pills").
 _NOT_OVERDOSED_ON = _NOT_DRUGS | {"caffeine", "sugar", "chocolate", "carbs", "netflix", "tv", "sleep", "work",
@@ -378,9 +383,6 @@ def _an_overdose(doc: Doc, start: int, end: int) -> bool:
     if following[:1] and following[0].lower_ == "of" and len(following) > 1:
         return following[1].lower_ not in _NOT_DRUGS
     return not _ROUTINE.match(" ".join(token.lower_ for token in following))
-
-
-_OVERDOSE_WORDS = {"od", "overdose", "on", "overdosed", "overdosing", "od'd", "oded", "odded", "oding", "od'ing", "odding"}
 
 
 # "die of embarrassment", "died laughing", "died a death": idioms, not a wish to die.
@@ -582,9 +584,6 @@ def resolved_history(text: Text) -> bool:
     return bool(_RECOVERED.search(_NEGATED_RECOVERY.sub(" ", text)) or _BEREAVEMENT.search(text))
 
 
-# libsvm's kernel cache in MB. Speed only, the same model: at scikit-learn's 200 MB the
-# sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s. Capped at a
-# quarter of the memory free when training starts, so a small machine still trains.
 # A message that only thanks and says goodbye ("Thank you. Goodbye.", "thank you for your
 # help, goodbye", "ok great thank you so much, have a nice day") ends an ordinary chat. The
 # classifiers learnt farewells from crisis messages that thank and say goodbye ("thanks for
@@ -608,6 +607,9 @@ def plain_closing(text: Text) -> bool:
     return bool(_PLAIN_CLOSING.match(text.strip()))
 
 
+# libsvm's kernel cache in MB. Speed only, the same model: at scikit-learn's 200 MB the
+# sentence model's fit (about 35,000 rows) took 608 s here, at 4,000 MB 176 s. Capped at a
+# quarter of the memory free when training starts, so a small machine still trains.
 _SVM_CACHE_MB = 4000
 
 
