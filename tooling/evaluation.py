@@ -314,7 +314,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
     looked up in the rules for a session with a crisis in it (or an out-of-scope reading or
     FAQ answer below the policy's bars); and for which case."""
     from bot.policies.crisis_case import session_case
-    from bot.policies.unsure_out_of_scope import FAQ_INTENT, OUT_OF_SCOPE_INTENT
+    from bot.policies.unsure_out_of_scope import unsure_reading
 
     again = crisis_reply_intents_after_a_crisis()
     emergency_intents = emergency_stands_intents()
@@ -333,8 +333,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
             confidence = float(parsed["intent"].get("confidence") or 0.0)
-            unsure = (intent == OUT_OF_SCOPE_INTENT and confidence < unsure_below) or (
-                intent == FAQ_INTENT and confidence < unsure_answer_below)
+            unsure = unsure_reading(intent, confidence, unsure_below, unsure_answer_below)
             # After an overdose or injury a retraction or goodbye gets the emergency reply too.
             gets_it = intent in again or unsure or (before == "medical" and intent in emergency_intents)
             if gets_it:

@@ -26,7 +26,7 @@ crisis session, and wins over the rule policy's out-of-scope rule by its priorit
 
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, Optional, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -35,6 +35,15 @@ from bot.policies.session_reply import CRISIS_FLAG_SLOT, SessionReplyPolicy
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 FAQ_INTENT = "faq"
+
+
+def unsure_reading(intent: Optional[Text], confidence: float, out_of_scope_below: float, answer_below: float) -> bool:
+    """True for an out-of-scope reading below `out_of_scope_below` or an FAQ answer below
+    `answer_below`: after a crisis, a message the assistant cannot place (also used by the
+    follow-up report, tooling/evaluation.py)."""
+    if intent == FAQ_INTENT:
+        return confidence < answer_below
+    return intent == OUT_OF_SCOPE_INTENT and confidence < out_of_scope_below
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
@@ -66,7 +75,5 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
         if message is None or tracker.get_slot(CRISIS_FLAG_SLOT) is not True:
             return False
         intent = message.intent or {}
-        confidence = float(intent.get("confidence") or 0.0)
-        if intent.get("name") == FAQ_INTENT:
-            return confidence < self.config["answer_confidence_below"]
-        return intent.get("name") == OUT_OF_SCOPE_INTENT and confidence < self.config["confidence_below"]
+        return unsure_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
+                              self.config["confidence_below"], self.config["answer_confidence_below"])
