@@ -187,6 +187,25 @@ def test_a_daily_routine_or_a_drink_is_not_an_overdose(nlp, text):
     assert not processed.get("entities")  # not even the standing crisis line
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A crisis phrase and a near attempt: decisive even with no classifier score.
+        ("last week i thought about driving my car off the bridge and i nearly did it", "crisis"),
+        ("I keep wanting to jump off the roof at work, came close to doing it on friday", "crisis"),
+        # The same phrase alone is for the classifiers (here: none), so the standing line only.
+        ("last week i thought about driving my car off the bridge", "faq"),
+        # A near attempt long past is history, like an attempt.
+        ("when I was 19 I tried to drive off a bridge and nearly did it, I'm 50 and well now", "faq"),
+        # "nearly did it" with no crisis phrase is not crisis language.
+        ("I nearly did it! first week of TMS done, how many weeks are left?", "faq"),
+    ],
+)
+def test_a_near_attempt_beside_a_crisis_phrase_is_decisive(nlp, text, expected):
+    [processed] = detector().process([parsed(nlp, text)])
+    assert processed.get("intent")["name"] == expected
+
+
 def confident_detector(kinds, kind_intercepts):
     # A classifier sure that anything is crisis language, with fixed kind preferences.
     weights = {
@@ -283,6 +302,7 @@ MATCHER_VETO = {**CONFIG, "threshold": 0.4, "matcher_threshold": 0.2, "matcher_v
         (0.1, ["means_seeking"], 0.99, "self"),  # asking for a lethal dose is never ordinary
         (0.25, ["attempt", "self_harm"], 0.97, "self"),  # nor is an attempt
         (0.05, ["other_language"], 0.96, "self"),  # "quiero morir", read as out of scope
+        (0.19, ["deliberate_crash", "near_attempt"], 0.75, "self"),  # "...and nearly did it"
         (0.1, [], 0.99, "none"),
     ],
 )
