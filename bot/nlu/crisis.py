@@ -564,12 +564,12 @@ _PRESENT_DANGER = re.compile(
 )
 
 
-# A crisis phrase followed by "nearly did it" ("...thoughts of steering into oncoming traffic
-# and nearly did it", "last night I nearly went through with it") tells of a near attempt:
-# never a figure of speech, so it is decisive and the ordinary reading cannot veto it. Only
-# read beside another crisis phrase: alone, "I nearly did it!" is as often a finished
-# marathon. Over the 18,873 texts of the training data, the corpora and the private sets,
-# three messages have it, all crisis messages.
+# A crisis phrase in the same message as "nearly did it" ("...thoughts of steering into
+# oncoming traffic and nearly did it", "last night I nearly went through with it") tells of
+# a near attempt: never a figure of speech, so it is decisive and the ordinary reading
+# cannot veto it. Only read beside another crisis phrase: alone, "I nearly did it!" is as
+# often a finished marathon. Over the 18,873 texts of the training data, the corpora and
+# the private sets, three messages have it, all crisis messages.
 _NEAR_ATTEMPT = re.compile(
     r"\b(?:nearly|almost|came close to|so close to|close to)\s+"
     r"(?:did|done|doing|do|went through with|going through with|go through with)\s+it\b|"
