@@ -564,19 +564,6 @@ _PRESENT_DANGER = re.compile(
 )
 
 
-# A crisis phrase in the same message as "nearly did it" ("...thoughts of steering into
-# oncoming traffic and nearly did it", "last night I nearly went through with it") tells of
-# a near attempt: never a figure of speech, so it is decisive and the ordinary reading
-# cannot veto it. Only read beside another crisis phrase: alone, "I nearly did it!" is as
-# often a finished marathon. Over the 18,873 texts of the training data, the corpora and
-# the private sets, three messages have it, all crisis messages.
-_NEAR_ATTEMPT = re.compile(
-    r"\b(?:nearly|almost|came close to|so close to|close to)\s+"
-    r"(?:did|done|doing|do|went through with|going through with|go through with)\s+it\b|"
-    r"\bstopped myself (?:at the last|just in time|in time)",
-    re.IGNORECASE,
-)
-
 # Recovery words under a negation say the opposite: "the mood stuff has never gone away",
 # "I haven't really got better" (only the forms _RECOVERED reads as recovery).
 _NEGATED_RECOVERY = re.compile(
@@ -595,6 +582,20 @@ def resolved_history(text: Text) -> bool:
     if not _DISTANT_PAST.search(text):
         return False
     return bool(_RECOVERED.search(_NEGATED_RECOVERY.sub(" ", text)) or _BEREAVEMENT.search(text))
+
+
+# A crisis phrase in the same message as "nearly did it" ("...thoughts of steering into
+# oncoming traffic and nearly did it", "last night I nearly went through with it") tells of
+# a near attempt: never a figure of speech, so it is decisive and the ordinary reading
+# cannot veto it. Only read beside another crisis phrase: alone, "I nearly did it!" is as
+# often a finished marathon. Over the 18,873 texts of the training data, the corpora and
+# the private sets, three messages have it, all crisis messages.
+_NEAR_ATTEMPT = re.compile(
+    r"\b(?:nearly|almost|came close to|so close to|close to)\s+"
+    r"(?:did|done|doing|do|went through with|going through with|go through with)\s+it\b|"
+    r"\bstopped myself (?:at the last|just in time|in time)",
+    re.IGNORECASE,
+)
 
 
 # A message that only thanks and says goodbye ("Thank you. Goodbye.", "thank you for your
@@ -1127,18 +1128,18 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
     def decision(self, message: Message) -> CrisisDecision:
         doc = message.get(SPACY_DOCS[TEXT])
         predicted = (message.get(INTENT) or {}).get("name")
+        text = message.get(TEXT) or ""
         patterns: List[Text] = []
         if doc is not None:
             if self._matcher is None:
                 self._matcher = _build_matcher(doc)
-            text = message.get(TEXT)
-            if is_crisis(doc, predicted, self._matcher, text):
-                patterns = crisis_matches(doc, self._matcher, text)
-        if means_seeking(message.get(TEXT) or ""):
+            if is_crisis(doc, predicted, self._matcher, message.get(TEXT)):
+                patterns = crisis_matches(doc, self._matcher, message.get(TEXT))
+        if means_seeking(text):
             patterns = sorted({*patterns, "means_seeking"})
-        if patterns and _NEAR_ATTEMPT.search(message.get(TEXT) or ""):
+        if patterns and _NEAR_ATTEMPT.search(text):
             patterns = sorted({*patterns, "near_attempt"})
-        if _DISTANT_PAST.search(message.get(TEXT) or ""):
+        if _DISTANT_PAST.search(text):
             # An attempt or a near one placed in the past ("in 2014", "when I was 17") is
             # history: the ordinary reading may veto it like any other phrase.
             patterns = [name for name in patterns if name not in {"attempt", "near_attempt"}]
@@ -1147,12 +1148,12 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             kind, kind_probability = "medical", 1.0
         if "other_language" in patterns and kind != "medical":
             # An overdose or injury the kind model reads keeps the emergency reply.
-            kind_by_person = other_language_kind(message.get(TEXT) or "")
+            kind_by_person = other_language_kind(text)
             if kind_by_person is not None:
                 kind, kind_probability = kind_by_person, 1.0
-        resolved = resolved_history(message.get(TEXT) or "")
+        resolved = resolved_history(text)
         ordinary = float(message.get(ORDINARY_READING_KEY) or 0.0)
-        closing = plain_closing(message.get(TEXT) or "")
+        closing = plain_closing(text)
         verdict = decide(score, part_score, kind, patterns, predicted, self._config, resolved, ordinary, closing)
         return CrisisDecision(score, part_score, verdict, patterns, predicted, resolved, ordinary, kind_probability,
                               closing)
