@@ -358,16 +358,17 @@ def test_a_plea_for_help_gets_the_topics_or_after_a_crisis_the_same_crisis_reply
 
 @slow
 def test_a_follow_up_read_as_another_case_keeps_the_reply_to_the_sessions_case(servers):
-    # "im scared for her" alone reads as danger from another person (the kind model's
-    # probability 0.49, under config.yml's 0.8): after a sister's suicidal talk, the reply
-    # stays the one for someone else at risk (bot/policies/crisis_case.py).
+    # "im so scared" alone reads as the writer's own risk (the kind model's probability 0.70,
+    # under config.yml's 0.8): after a sister's suicidal talk, the reply stays the one for
+    # someone else at risk (bot/policies/crisis_case.py). ("im scared for her", used here
+    # until session 31, now reads as someone else at risk on its own.)
     sender = new_sender()
     someone_else = [variation("utter_crisis", crisis_region=None, crisis_kind="someone_else")]
     assert texts(say(servers, sender, "my sister says she wants to kill herself")) == someone_else
-    assert texts(say(servers, sender, "im scared for her")) == someone_else
+    assert texts(say(servers, sender, "im so scared")) == someone_else
     # In a new conversation the same words get the reply for their own reading.
-    assert texts(say(servers, new_sender(), "im scared for her")) == [
-        variation("utter_crisis", crisis_region=None, crisis_kind="unsafe")
+    assert texts(say(servers, new_sender(), "im so scared")) == [
+        variation("utter_crisis", crisis_region=None, crisis_kind="self")
     ]
     # An overdose stays the emergency for the session: "i dont want an ambulance" alone
     # reads as the writer's own despair (the 988 reply), which would drop "call 911 now".
