@@ -301,6 +301,14 @@ def unsure_answer_bar(config_path: Path = PROJECT_ROOT / "config.yml") -> float:
     return float(_policy_setting(UnsureOutOfScopeAfterCrisisPolicy, "answer_confidence_below", config_path) or 0.0)
 
 
+def tms_question_keeps_reply(config_path: Path = PROJECT_ROOT / "config.yml") -> bool:
+    """UnsureOutOfScopeAfterCrisisPolicy's tms_question_keeps_reply in config.yml: after a
+    crisis, an out-of-scope reading of a message that names TMS keeps its own reply."""
+    from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
+
+    return bool(_policy_setting(UnsureOutOfScopeAfterCrisisPolicy, "tms_question_keeps_reply", config_path))
+
+
 def emergency_stands_intents(config_path: Path = PROJECT_ROOT / "config.yml") -> Set[Text]:
     """EmergencyStandsPolicy's intents in config.yml: after an overdose or injury they get
     the emergency reply again (empty: not configured)."""
@@ -321,6 +329,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
     switch = case_switch_probability()
     unsure_below = unsure_out_of_scope_bar()
     unsure_answer_below = unsure_answer_bar()
+    tms_question_keeps = tms_question_keeps_reply()
     results = []
     for family in families:
         got = fitting = 0
@@ -333,7 +342,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             counts = by_kind.setdefault(before, [0, 0])
             counts[0] += 1
             confidence = float(parsed["intent"].get("confidence") or 0.0)
-            unsure = unsure_reading(intent, confidence, unsure_below, unsure_answer_below)
+            unsure = unsure_reading(intent, confidence, unsure_below, unsure_answer_below, text, tms_question_keeps)
             # After an overdose or injury a retraction or goodbye gets the emergency reply too.
             gets_it = intent in again or unsure or (before == "medical" and intent in emergency_intents)
             if gets_it:

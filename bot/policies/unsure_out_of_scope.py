@@ -16,6 +16,13 @@ The same goes for an FAQ answer the classifier is barely sure of (below
 (0.38) or "shes asleep now. is that ok?" as what happens in a session (0.36) would tell the
 person about TMS while the emergency may be going on.
 
+An out-of-scope reading of a message that names TMS or its sessions ("nah im good. tms cost
+tho?", "monday session still on?") keeps the out-of-scope reply, which after a crisis ends
+with the crisis line (actions/referral.py): that person has moved on to a question about
+the treatment, and the crisis reply again would not answer it. Distress said in everyday
+words rarely names the treatment. Chosen on the dev split of tests/data/crisis_followups
+(config.yml).
+
 An ordinary question read as out of scope loses nothing by it: the out-of-scope reply holds
 no answer. Plain out-of-scope questions ("cost?", "medicare cover tms?") are read with
 near certainty and keep the out-of-scope reply. The bar was chosen on the dev split of
@@ -26,7 +33,8 @@ crisis session, and wins over the rule policy's out-of-scope rule by its priorit
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+import re
+from typing import Any, Dict, Optional, Pattern, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -36,13 +44,28 @@ from bot.policies.session_reply import CRISIS_FLAG_SLOT, SessionReplyPolicy
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 FAQ_INTENT = "faq"
 
+# Words that name the treatment itself. Not "treatment", "appointment", "cost" or
+# "insurance": after an overdose, "do I need treatment?" or "will insurance cover the ER?"
+# are about the emergency.
+NAMES_TMS: Pattern[Text] = re.compile(r"\b(?:r?tms|magnet\w*|coils?|sessions?|sesh)\b", re.IGNORECASE)
 
-def unsure_reading(intent: Optional[Text], confidence: float, out_of_scope_below: float, answer_below: float) -> bool:
-    """True for an out-of-scope reading below `out_of_scope_below` or an FAQ answer below
-    `answer_below`: after a crisis, a message the assistant cannot place (also used by the
-    follow-up report, tooling/evaluation.py)."""
+
+def unsure_reading(
+    intent: Optional[Text],
+    confidence: float,
+    out_of_scope_below: float,
+    answer_below: float,
+    text: Optional[Text] = None,
+    tms_question_keeps_reply: bool = False,
+) -> bool:
+    """True for an out-of-scope reading below `out_of_scope_below` (unless
+    `tms_question_keeps_reply` and `text` names TMS) or an FAQ answer below `answer_below`:
+    after a crisis, a message the assistant cannot place (also used by the follow-up
+    report, tooling/evaluation.py)."""
     if intent == FAQ_INTENT:
         return confidence < answer_below
+    if tms_question_keeps_reply and NAMES_TMS.search(text or ""):
+        return False
     return intent == OUT_OF_SCOPE_INTENT and confidence < out_of_scope_below
 
 
@@ -61,6 +84,8 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
             "confidence_below": 0.95,
             # An FAQ answer below this confidence counts the same (0: never).
             "answer_confidence_below": 0.0,
+            # An out-of-scope reading of a message that names TMS keeps its own reply.
+            "tms_question_keeps_reply": False,
             # The reply to a message it cannot place after a crisis: the actions of that
             # rule in data/rules/crisis.yml (tests/policies/test_unsure_out_of_scope.py
             # checks they are the same).
@@ -76,4 +101,5 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
             return False
         intent = message.intent or {}
         return unsure_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
-                              self.config["confidence_below"], self.config["answer_confidence_below"])
+                              self.config["confidence_below"], self.config["answer_confidence_below"],
+                              message.text, self.config["tms_question_keeps_reply"])

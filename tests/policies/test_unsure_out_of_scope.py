@@ -16,7 +16,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotS
 from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
 from tests.conftest import PROJECT_ROOT
 from tests.policies.predictions import predicted
-from tooling.evaluation import unsure_answer_bar, unsure_out_of_scope_bar
+from tooling.evaluation import tms_question_keeps_reply, unsure_answer_bar, unsure_out_of_scope_bar
 
 REPLY = ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"]
 START = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
@@ -32,13 +32,13 @@ def domain() -> Domain:
 @pytest.fixture
 def policy(tmp_path) -> UnsureOutOfScopeAfterCrisisPolicy:
     config = {**UnsureOutOfScopeAfterCrisisPolicy.get_default_config(), "confidence_below": 0.95,
-              "answer_confidence_below": 0.43}
+              "answer_confidence_below": 0.43, "tms_question_keeps_reply": True}
     context = ExecutionContext(GraphSchema({}), "test")
     return UnsureOutOfScopeAfterCrisisPolicy.create(config, LocalModelStorage(tmp_path), Resource("unsure"), context)
 
 
-def message(intent: str, confidence: float) -> List[Event]:
-    return [ActionExecuted("action_listen"), UserUttered("(text)", {"name": intent, "confidence": confidence})]
+def message(intent: str, confidence: float, text: str = "(text)") -> List[Event]:
+    return [ActionExecuted("action_listen"), UserUttered(text, {"name": intent, "confidence": confidence})]
 
 
 def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_reply_one_action_at_a_time(policy, domain):
@@ -67,6 +67,37 @@ def test_after_a_crisis_a_barely_sure_faq_answer_gets_the_reply_too(policy, doma
         events.append(ActionExecuted(expected))
 
 
+@pytest.mark.parametrize("text", ["nah im fine now. how much does tms cost",
+                                  "is the TMS clinic open on saturdays?",
+                                  "does the magnet thing get loud", "ok. is my rTMS session still on friday",
+                                  "sesh tmrw still on?", "do they put the coil right on your head"])
+def test_after_a_crisis_an_unsure_out_of_scope_reading_that_names_tms_keeps_its_own_reply(policy, domain, text):
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("out_of_scope", 0.6, text)]) is None
+
+
+@pytest.mark.parametrize("text", ["do i need treatment for this", "will insurance pay for the ambulance",
+                                  "my appointment is tomorrow, can it wait", "the stems are all over the floor",
+                                  "towel is soaked through"])
+def test_after_a_crisis_words_that_do_not_name_tms_still_get_the_crisis_reply_again(policy, domain, text):
+    # "treatment", "insurance", "appointment" can be about the emergency; "stems" only
+    # contains the letters of "tms".
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("out_of_scope", 0.6, text)]) == REPLY[0]
+
+
+def test_a_barely_sure_faq_answer_that_names_tms_still_gets_the_reply(policy, domain):
+    # Only the out-of-scope reading keeps its own reply: "is it normal to feel this after tms"
+    # after an overdose, read as an answer with 0.38, may be about the overdose.
+    assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("faq", 0.38, "dizzy after tms?")]) == REPLY[0]
+
+
+def test_without_the_setting_a_message_that_names_tms_gets_the_reply_too(tmp_path, domain):
+    config = {**UnsureOutOfScopeAfterCrisisPolicy.get_default_config(), "confidence_below": 0.95}
+    context = ExecutionContext(GraphSchema({}), "test")
+    off = UnsureOutOfScopeAfterCrisisPolicy.create(config, LocalModelStorage(tmp_path), Resource("off"), context)
+    events = [*START, *CRISIS_TURN, *message("out_of_scope", 0.6, "tms cost tho?")]
+    assert predicted(off, domain, events) == REPLY[0]
+
+
 def test_a_turn_that_took_another_path_is_left_to_the_other_policies(policy, domain):
     events = [*START, *CRISIS_TURN, *message("out_of_scope", 0.6), ActionExecuted("utter_out_of_scope")]
     assert predicted(policy, domain, events) is None
@@ -85,4 +116,5 @@ def test_config_sets_the_bar_and_a_priority_above_the_rule_policy():
 
     assert unsure_out_of_scope_bar() == 0.95
     assert unsure_answer_bar() == 0.43
+    assert tms_question_keeps_reply() is True
     assert UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["priority"] > RULE_POLICY_PRIORITY
