@@ -417,6 +417,18 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_aga
 
 
 @slow
+def test_after_a_crisis_an_unsure_out_of_scope_question_that_names_tms_keeps_the_out_of_scope_reply(servers):
+    # Read as out of scope, about 0.65 sure (under the 0.95 bar), but it names TMS: the person
+    # has moved on to the treatment (bot/policies/unsure_out_of_scope.py).
+    sender = new_sender()
+    crisis = variation("utter_crisis", crisis_region=None, crisis_kind="self")
+    assert texts(say(servers, sender, "i want to end my life")) == [crisis]
+    assert said(say(servers, sender, "im ok now honestly. do i need to bring anything to my tms session")) == [
+        "utter_out_of_scope", "utter_referral_first", "utter_crisis_reminder",
+    ]
+
+
+@slow
 def test_after_an_overdose_saying_it_was_a_joke_or_goodbye_gets_the_emergency_reply_again(servers):
     # bot/policies/emergency_stands.py: the reply to a retraction would let the person think
     # the danger is over.

@@ -70,6 +70,22 @@ def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_repl
     assert result.errors == ["out_of_scope: cost?"]
 
 
+def test_an_unsure_out_of_scope_reading_that_names_tms_counts_as_its_own_reply():
+    # bot/policies/unsure_out_of_scope.py, tms_question_keeps_reply in config.yml.
+    from tooling.evaluation import CrisisFamily
+
+    readings = {"nah im ok. tms cost tho": 0.6, "stems everywhere": 0.6}
+    family = CrisisFamily("moving_on", "ordinary", [], list(readings),
+                          kinds={"nah im ok. tms cost tho": "self", "stems everywhere": "self"})
+
+    def parse(text):
+        return {"intent": {"name": "out_of_scope", "confidence": readings[text]}}
+
+    [result] = evaluate_followups(parse, [family], "test")
+    assert result.crisis_reply == 1
+    assert result.errors == ["out_of_scope: stems everywhere"]
+
+
 def test_an_faq_answer_below_the_policys_bar_counts_as_the_crisis_reply_again():
     # bot/policies/unsure_out_of_scope.py, answer bar 0.43 in config.yml.
     from tooling.evaluation import CrisisFamily
