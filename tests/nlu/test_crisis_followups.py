@@ -152,8 +152,12 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # out of scope below the 0.95 bar or not placed, which after a crisis get the crisis reply
 # again with an invitation to ask the TMS question another way; dev 117 of 124 and 35 of 121.
 # The ceiling moves from 0.45 to 0.5: the error is on the side of repeating crisis resources.
+# Session 32: an out-of-scope question that names TMS keeps its own reply after a crisis
+# (bot/policies/unsure_out_of_scope.py), and training round 27: continuing 62 of 69 (57 for
+# the case), moving_on 18 of 59 (30.5%); dev 116 of 124 and 20 of 121. The ceiling goes back
+# down to 0.4.
 MIN_CONTINUING = 0.85
-MAX_MOVING_ON = 0.5
+MAX_MOVING_ON = 0.4
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):
 # 51 of 69 (73.9%) with bot/policies/crisis_case.py, 45 without; session 24: 50 (72.5%);
 # session 26: 56 (81.2%); session 27: 54 (78.3%); session 28: 55 (79.7%).
