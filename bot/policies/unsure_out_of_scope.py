@@ -64,9 +64,11 @@ def unsure_reading(
     report, tooling/evaluation.py)."""
     if intent == FAQ_INTENT:
         return confidence < answer_below
+    if intent != OUT_OF_SCOPE_INTENT:
+        return False
     if tms_question_keeps_reply and NAMES_TMS.search(text or ""):
         return False
-    return intent == OUT_OF_SCOPE_INTENT and confidence < out_of_scope_below
+    return confidence < out_of_scope_below
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

@@ -154,8 +154,8 @@ def test_a_rule_only_for_sessions_without_a_crisis_does_not_count(tmp_path: Path
 # The ceiling moves from 0.45 to 0.5: the error is on the side of repeating crisis resources.
 # Session 32: an out-of-scope question that names TMS keeps its own reply after a crisis
 # (bot/policies/unsure_out_of_scope.py), and training round 27: continuing 62 of 69 (57 for
-# the case), moving_on 18 of 59 (30.5%); dev 116 of 124 and 20 of 121. The ceiling goes back
-# down to 0.4.
+# the case), moving_on 19 of 59 (32.2%); dev 116 of 124 and 18 of 121 (with round 28 and the
+# crisis bar at 0.36). The ceiling goes back down to 0.4.
 MIN_CONTINUING = 0.85
 MAX_MOVING_ON = 0.4
 # Of those given the crisis reply, for the case of the crisis before (or the emergency reply):

@@ -85,8 +85,8 @@ def test_after_a_crisis_words_that_do_not_name_tms_still_get_the_crisis_reply_ag
 
 
 def test_a_barely_sure_faq_answer_that_names_tms_still_gets_the_reply(policy, domain):
-    # Only the out-of-scope reading keeps its own reply: "is it normal to feel this after tms"
-    # after an overdose, read as an answer with 0.38, may be about the overdose.
+    # Only the out-of-scope reading keeps its own reply: "dizzy after tms?" after an overdose,
+    # read as the side-effects answer with 0.38, may be about the overdose.
     assert predicted(policy, domain, [*START, *CRISIS_TURN, *message("faq", 0.38, "dizzy after tms?")]) == REPLY[0]
 
 
