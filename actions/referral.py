@@ -36,8 +36,17 @@ def refer_to_professional(
         reminder = REMINDER_RESPONSES[(count - 1) % len(REMINDER_RESPONSES)]
         dispatcher.utter_message(response=reminder, **values)
     if keeps_crisis_help_in_view(tracker):
+        if emergency_in_session(tracker):
+            dispatcher.utter_message(response="utter_emergency_reminder")
         dispatcher.utter_message(response="utter_crisis_reminder")
     return [SlotSet("referral_count", float(count + 1))]
+
+
+def emergency_in_session(tracker: Tracker) -> bool:
+    """An overdose or injury earlier in this session (`crisis_kind` medical, which
+    bot/policies/crisis_case.py keeps for the rest of the session): feeling fine soon after
+    one proves nothing, so every answer also says to still get checked."""
+    return bool(tracker.get_slot("crisis_flagged")) and tracker.get_slot("crisis_kind") == "medical"
 
 
 def keeps_crisis_help_in_view(tracker: Tracker) -> bool:

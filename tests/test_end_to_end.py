@@ -408,9 +408,10 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_aga
     assert texts(say(servers, sender, "its 3am")) == [
         variation("utter_crisis_checkin"), emergency, variation("utter_referral_short"),
     ]
-    # Read as out of scope with near certainty: the out-of-scope reply, the crisis line under it.
+    # Read as out of scope with near certainty: the out-of-scope reply; under it, after an
+    # overdose, "please still get checked now" and the crisis line (actions/referral.py).
     assert said(say(servers, sender, "do you take insurance")) == [
-        "utter_out_of_scope", "utter_referral_first", "utter_crisis_reminder",
+        "utter_out_of_scope", "utter_referral_first", "utter_emergency_reminder", "utter_crisis_reminder",
     ]
     # With no crisis in the session, the same words get the out-of-scope reply.
     assert said(say(servers, new_sender(), "its 3am")) == ["utter_out_of_scope", "utter_referral_first"]
@@ -425,6 +426,24 @@ def test_after_a_crisis_an_unsure_out_of_scope_question_that_names_tms_keeps_the
     assert texts(say(servers, sender, "i want to end my life")) == [crisis]
     assert said(say(servers, sender, "im ok now honestly. do i need to bring anything to my tms session")) == [
         "utter_out_of_scope", "utter_referral_first", "utter_crisis_reminder",
+    ]
+
+
+@slow
+def test_after_an_overdose_an_answer_also_says_to_still_get_checked_for_the_rest_of_the_session(servers):
+    sender = new_sender()
+    emergency = variation("utter_crisis", crisis_region=None, crisis_kind="medical")
+    assert texts(say(servers, sender, "took like 30 of my sleeping tablets about an hour ago")) == [emergency]
+    answer = say(servers, sender, "its fine now. how long is a tms session?")
+    assert said(answer) == [
+        "utter_faq/session_length", "utter_referral_first", "utter_emergency_reminder", "utter_crisis_reminder",
+    ]
+    assert texts(answer)[2:] == [variation("utter_emergency_reminder"), variation("utter_crisis_reminder", crisis_region=None)]
+    # After a crisis of another kind, the answer keeps only the crisis line.
+    other = new_sender()
+    assert texts(say(servers, other, "i want to end my life")) == [variation("utter_crisis", crisis_region=None, crisis_kind="self")]
+    assert said(say(servers, other, "how long is a tms session?")) == [
+        "utter_faq/session_length", "utter_referral_first", "utter_crisis_reminder",
     ]
 
 

@@ -58,6 +58,10 @@ async def offline_events(action_name: Text, output_channel: Any, nlg: Any, track
     # (data/rules/crisis.yml), so no reminder before it.
     crisis_reply_follows = action_name == "action_handoff_to_human" and tracker.get_slot("crisis_flagged")
     if action_name in KEEPS_CRISIS_HELP_IN_VIEW and _crisis_help_in_view(tracker) and not crisis_reply_follows:
+        # As actions.referral.emergency_in_session: after an overdose or injury, "please
+        # still get checked now" before the crisis line.
+        if tracker.get_slot("crisis_flagged") and tracker.get_slot("crisis_kind") == "medical":
+            names.append("utter_emergency_reminder")
         names.append("utter_crisis_reminder")
     events: List[Event] = []
     for name in names:

@@ -43,6 +43,24 @@ async def test_after_a_crisis_every_referral_keeps_crisis_help_in_view(dispatche
     assert responses(dispatcher)[-1] == "utter_crisis_reminder"
 
 
+async def test_after_an_overdose_or_injury_every_referral_also_says_to_still_get_checked(dispatcher, tracker_builder, domain):
+    tracker = tracker_builder(slots={"crisis_flagged": True, "crisis_kind": "medical", "referral_count": 1.0})
+    await ActionReferToProfessional().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_referral_reminder_1", "utter_emergency_reminder", "utter_crisis_reminder"]
+
+
+@pytest.mark.parametrize("slots", [
+    {"crisis_flagged": True, "crisis_kind": "self"},
+    {"crisis_flagged": True, "crisis_kind": "someone_else"},
+    {"crisis_flagged": True, "crisis_kind": "unsafe"},
+    # A new session: crisis_flagged starts again at false, whatever the kind was.
+    {"crisis_flagged": False, "crisis_kind": "medical"},
+])
+async def test_no_emergency_line_without_an_overdose_or_injury_in_the_session(dispatcher, tracker_builder, domain, slots):
+    await ActionReferToProfessional().run(dispatcher, tracker_builder(slots=slots), domain)
+    assert "utter_emergency_reminder" not in responses(dispatcher)
+
+
 async def test_a_calm_mention_of_past_crisis_gets_the_crisis_line_under_the_referral(dispatcher, tracker_builder, domain):
     message = {"text": "I attempted suicide years ago and have been well since, can I have TMS?",
                "intent": {"name": "advice_suitability"},
@@ -57,6 +75,7 @@ async def test_no_crisis_line_without_crisis_in_view(dispatcher, tracker_builder
     assert responses(dispatcher) == ["utter_referral_first"]
 
 
-@pytest.mark.parametrize("response", ["utter_referral_first", *REMINDER_RESPONSES, "utter_crisis_reminder"])
+@pytest.mark.parametrize("response", ["utter_referral_first", *REMINDER_RESPONSES, "utter_crisis_reminder",
+                                      "utter_emergency_reminder"])
 def test_every_referral_response_exists_in_the_domain(domain, response):
     assert domain["responses"][response][0]["text"]

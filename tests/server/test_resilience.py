@@ -87,6 +87,20 @@ async def test_every_offline_path_after_a_crisis_ends_with_a_crisis_line(action,
     assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(rasa_domain, expected)
 
 
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("action_refer_to_professional", ["utter_referral_offline", "utter_emergency_reminder", "utter_crisis_reminder"]),
+        ("action_offer_topics",
+         ["utter_no_information", "utter_referral_offline", "utter_emergency_reminder", "utter_crisis_reminder"]),
+    ],
+)
+async def test_every_offline_path_after_an_overdose_also_says_to_still_get_checked(action, expected, down_action_server,
+                                                                                    rasa_domain):
+    events = await run_action(action, down_action_server, rasa_domain, {"crisis_flagged": True, "crisis_kind": "medical"})
+    assert [e.text for e in events if isinstance(e, BotUttered)] == texts_of(rasa_domain, expected)
+
+
 async def test_offline_handoff_after_a_crisis_leaves_the_crisis_reply_to_its_rule(down_action_server, rasa_domain):
     # As the action: the rule gives the crisis reply for the session's case next
     # (data/rules/crisis.yml; tests/test_end_to_end.py has the whole turn), so no reminder.
