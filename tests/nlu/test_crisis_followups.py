@@ -54,17 +54,22 @@ def test_after_a_crisis_the_crisis_reply_comes_for_crisis_a_plea_ok_a_message_it
     }
 
 
-def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_reply_again():
-    # bot/policies/unsure_out_of_scope.py, bar 0.95 in config.yml; the case stays the one before.
+def followups_read_as(intent, readings, kinds, family=("continuing", "crisis")):
+    """Scores a one-family test split whose messages the model reads as `intent`, each with
+    its confidence in `readings` (kinds: the case of the crisis before each message)."""
     from tooling.evaluation import CrisisFamily
 
-    readings = {"towel is wet": 0.6, "cost?": 0.99}
-    family = CrisisFamily("continuing", "crisis", [], list(readings), kinds={"towel is wet": "medical", "cost?": "self"})
+    name, family_type = family
+    followups = CrisisFamily(name, family_type, [], list(readings), kinds=kinds)
+    [result] = evaluate_followups(
+        lambda text: {"intent": {"name": intent, "confidence": readings[text]}}, [followups], "test")
+    return result
 
-    def parse(text):
-        return {"intent": {"name": "out_of_scope", "confidence": readings[text]}}
 
-    [result] = evaluate_followups(parse, [family], "test")
+def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_reply_again():
+    # bot/policies/unsure_out_of_scope.py, bar 0.95 in config.yml; the case stays the one before.
+    result = followups_read_as("out_of_scope", {"towel is wet": 0.6, "cost?": 0.99},
+                               {"towel is wet": "medical", "cost?": "self"})
     assert (result.crisis_reply, result.fitting) == (1, 1)
     assert result.by_kind == {"medical": (1, 1), "self": (1, 0)}
     assert result.errors == ["out_of_scope: cost?"]
@@ -72,32 +77,17 @@ def test_an_out_of_scope_reading_below_the_policys_bar_counts_as_the_crisis_repl
 
 def test_an_unsure_out_of_scope_reading_that_names_tms_counts_as_its_own_reply():
     # bot/policies/unsure_out_of_scope.py, tms_question_keeps_reply in config.yml.
-    from tooling.evaluation import CrisisFamily
-
-    readings = {"nah im ok. tms cost tho": 0.6, "stems everywhere": 0.6}
-    family = CrisisFamily("moving_on", "ordinary", [], list(readings),
-                          kinds={"nah im ok. tms cost tho": "self", "stems everywhere": "self"})
-
-    def parse(text):
-        return {"intent": {"name": "out_of_scope", "confidence": readings[text]}}
-
-    [result] = evaluate_followups(parse, [family], "test")
+    result = followups_read_as("out_of_scope", {"nah im ok. tms cost tho": 0.6, "stems everywhere": 0.6},
+                               {"nah im ok. tms cost tho": "self", "stems everywhere": "self"},
+                               family=("moving_on", "ordinary"))
     assert result.crisis_reply == 1
     assert result.errors == ["out_of_scope: stems everywhere"]
 
 
 def test_an_faq_answer_below_the_policys_bar_counts_as_the_crisis_reply_again():
     # bot/policies/unsure_out_of_scope.py, answer bar 0.43 in config.yml.
-    from tooling.evaluation import CrisisFamily
-
-    readings = {"dizzy": 0.38, "how long is a session": 0.97}
-    family = CrisisFamily("continuing", "crisis", [], list(readings),
-                          kinds={"dizzy": "medical", "how long is a session": "self"})
-
-    def parse(text):
-        return {"intent": {"name": "faq", "confidence": readings[text]}}
-
-    [result] = evaluate_followups(parse, [family], "test")
+    result = followups_read_as("faq", {"dizzy": 0.38, "how long is a session": 0.97},
+                               {"dizzy": "medical", "how long is a session": "self"})
     assert (result.crisis_reply, result.fitting) == (1, 1)
     assert result.errors == ["faq: how long is a session"]
 
