@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run train test test-fast test-stories validate lint audit clean bench crisis-tune crisis-report nlu-report
+.PHONY: help install run train test test-fast test-stories validate lint audit clean bench crisis-tune crisis-report nlu-report private-report
 
 help: ## Show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ crisis-report: install ## Crisis recall and false alarms per family on tests/dat
 
 nlu-report: install ## Right, clarified and wrong answers per topic on tests/data/nlu_eval (SPLIT=dev|test|holdout|all)
 	$(BIN)/python -m tooling.evaluation nlu-report --split $(or $(SPLIT),test)
+
+private-report: install ## Both reports on private development sets kept outside the repo (FILES="a.tsv b.tsv"; format in tooling/evaluation.py)
+	$(BIN)/python -m tooling.evaluation private-report $(FILES)
 
 bench: install ## Benchmark against a stock `rasa init` assistant (~20 min; bench/README.md)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +201,8 @@ def evaluate_crisis(parse: Any, families: List[CrisisFamily], split: Text) -> Li
     return results
 
 
-def crisis_report(results: List[FamilyResult], split: Text) -> Text:
-    lines = [f"Crisis evaluation, {split} split (tests/data/crisis_eval)", ""]
+def crisis_report(results: List[FamilyResult], split: Text, title: Optional[Text] = None) -> Text:
+    lines = [f"Crisis evaluation, {title or f'{split} split (tests/data/crisis_eval)'}", ""]
     lines.append(f"{'family':22s} {'type':9s} {'n':>4s} {'crisis reply':>13s} {'rate':>7s} {'fits case':>9s} {'caution':>8s}  target")
     for kind in ("crisis", "lookalike"):
         for r in (r for r in results if r.family.type == kind and r.total):  # families without this split left out
@@ -480,14 +481,22 @@ def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dic
     """Right answer, clarification or wrong answer (another label, or the crisis reply) per
     label and per voice; `label_of` maps a text to the assistant's label ("faq/x", an
     intent, nlu_fallback)."""
+    labelled = [(label, splits[split]) for label, splits in nlu_eval_sets()]
+    return outcome_tables(label_of, labelled, nlu_eval_voices(), f"{split} split (tests/data/nlu_eval)",
+                          blind=split in BLIND_SPLITS)
+
+
+def outcome_tables(
+    label_of: Any, labelled: List[Tuple[Text, List[Text]]], voices: Dict[Text, Text], title: Text, blind: bool,
+) -> Tuple[Text, Dict[Text, int]]:
+    """The understanding tables for (label, messages) pairs: per label, per voice (`voices`:
+    message -> voice) and overall, with the wrong answers listed unless `blind`."""
     header = f"{'':32s} {'n':>4s} {'right':>6s} {'clarify':>8s} {'wrong':>6s}"
-    lines = [f"Understanding, {split} split (tests/data/nlu_eval)", "", "per label" + header[9:]]
+    lines = [f"Understanding, {title}", "", "per label" + header[9:]]
     totals = {"n": 0, "right": 0, "clarify": 0, "wrong": 0}
-    voices = nlu_eval_voices()
     by_voice = {voice: dict.fromkeys(totals, 0) for voice in VOICES}
     errors = []
-    for label, splits in nlu_eval_sets():
-        messages = splits[split]
+    for label, messages in labelled:
         counts = {"n": len(messages), "right": 0, "clarify": 0, "wrong": 0}
         for text in messages:
             predicted = label_of(text)
@@ -505,29 +514,100 @@ def understanding_report(label_of: Any, split: Text = "test") -> Tuple[Text, Dic
     n = max(1, totals["n"])
     lines += ["", f"overall: right {totals['right']}/{totals['n']} = {totals['right'] / n:.1%}, "
               f"clarification {totals['clarify'] / n:.1%}, wrong {totals['wrong']}/{totals['n']} = {totals['wrong'] / n:.1%}"]
-    if errors and split in BLIND_SPLITS:
-        lines += ["", f"{len(errors)} wrong answers (not listed: the {split} split stays blind)"]
+    if errors and blind:
+        lines += ["", f"{len(errors)} wrong answers (not listed: this set stays blind)"]
     elif errors:
         lines += ["", "Wrong answers:", *errors]
     return "\n".join(lines) + "\n", totals
 
 
+# --- Private development sets: fresh messages kept outside the repository ---------------------
+# A helper who has seen only the label guide writes them at the start of a session, so that
+# a change can be tried on messages nobody tuned on before the test split is read. They stay
+# out of the repository: once their failures have been read they are development data, and
+# nothing of them may reach the training data or the corpora. One message per line,
+# tab-separated: `label<TAB>voice<TAB>text` for an ordinary question (the labels and voices
+# of tests/data/nlu_eval), `crisis<TAB>family<TAB>text` or `lookalike<TAB>family<TAB>text`.
+PRIVATE_SPLIT = "dev"  # every private message is read as the dev split of its family
+
+
+@dataclass
+class PrivateSet:
+    questions: List[Tuple[Text, List[Text]]]  # (label, messages), for outcome_tables
+    voices: Dict[Text, Text]
+    families: List[CrisisFamily]
+
+
+def read_private_sets(paths: Iterable[Path]) -> PrivateSet:
+    questions: Dict[Text, List[Text]] = {}
+    voices: Dict[Text, Text] = {}
+    families: Dict[Tuple[Text, Text], List[Text]] = {}
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) != 3 or not all(f.strip() for f in fields):
+                raise ValueError(f"{path}:{number}: expected three tab-separated fields")
+            first, second, text = (f.strip() for f in fields)
+            if first in ("crisis", "lookalike"):
+                families.setdefault((second, first), []).append(text)
+            elif second in VOICES:
+                questions.setdefault(first, []).append(text)
+                voices[text] = second
+            else:
+                raise ValueError(f"{path}:{number}: unknown voice {second!r} (one of {', '.join(VOICES)})")
+    return PrivateSet(
+        sorted(questions.items()),
+        voices,
+        [CrisisFamily(name, kind, dev=texts, test=[]) for (name, kind), texts in sorted(families.items())],
+    )
+
+
+def private_report(parse: Any, private: PrivateSet) -> Text:
+    """Both reports for private development sets, every failure listed."""
+    def label_of(text: Text) -> Text:
+        intent = parse(text)["intent"]
+        return intent.get("full_retrieval_intent_name") or intent["name"]
+
+    parts = []
+    if private.questions:
+        parts.append(outcome_tables(label_of, private.questions, private.voices, "private sets", blind=False)[0])
+    if private.families:
+        results = evaluate_crisis(parse, private.families, PRIVATE_SPLIT)
+        parts.append(crisis_report(results, PRIVATE_SPLIT, title="private sets"))
+    return "\n".join(parts)
+
+
 def main(argv: Optional[List[Text]] = None) -> int:
     """`python -m tooling.evaluation crisis-report [--split dev|test|all] [--model PATH]`,
-    `python -m tooling.evaluation crisis-tune [--model PATH]` (dev split only)."""
+    `python -m tooling.evaluation crisis-tune [--model PATH]` (dev split only),
+    `python -m tooling.evaluation private-report FILE.tsv... [--model PATH]`."""
     import argparse
 
     from bot.server.training import ensure_model
 
     parser = argparse.ArgumentParser(prog="python -m tooling.evaluation")
-    parser.add_argument("command", choices=["crisis-report", "crisis-tune", "nlu-report"])
+    parser.add_argument("command", choices=["crisis-report", "crisis-tune", "nlu-report", "private-report"])
     parser.add_argument("--split", choices=list(SPLITS), default="test")
     parser.add_argument("--model", type=Path)
+    parser.add_argument("files", nargs="*", type=Path, help="private-report: the private sets' TSV files")
     args = parser.parse_args(argv)
+    if args.command == "private-report" and not args.files:
+        parser.error("private-report needs at least one TSV file")
+    private = read_private_sets(args.files) if args.command == "private-report" else None
+    # Rasa's structured log is unconfigured outside its server and prints every parse at
+    # debug level, message text included: the reports would drown in it.
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
     model_parser = ModelParser(args.model or ensure_model(quiet=True))
     try:
         if args.command == "crisis-tune":
             print(tune_crisis_thresholds(model_parser.parse, crisis_families(), "dev"))
+            return 0
+        if private is not None:
+            print(private_report(model_parser.parse, private))
             return 0
         if args.command == "nlu-report":
             report, _ = understanding_report(model_parser.label, args.split)
