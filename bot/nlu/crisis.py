@@ -542,6 +542,11 @@ _RECOVERED = re.compile(
     r"gone away|faded|passed|over it|clean (?:for|since)|years clean|(?:all )?good since|all good now|"
     r"all in the past|in the past now|"
     r"got (?:treated|treatment|help|better)|"
+    # What helped ("...five years ago and grief counselling helped a lot") and harm that ended
+    # ("my ex used to hit me but that ended when I left"). Only care as the subject of
+    # "helped": "it helped for a year. Now it's back" is a relapse.
+    r"(?:counsell?ing|therapy|treatment|support|medication|meds) (?:really |all )?helped|"
+    r"(?:that|it|the abuse|all that) (?:all )?(?:ended|stopped)|"
     r"no (?:more )?(?:self[- ]?harm(?:ing)?|cutting|attempts?|episodes?|relapses?|suicidal thoughts?) (?:since|for|in))\b",
     re.IGNORECASE,
 )
@@ -570,7 +575,7 @@ _NEGATED_RECOVERY = re.compile(
     r"\b(?:never|not|no|hasn'?t|haven'?t|hadn'?t|didn'?t|doesn'?t|don'?t|isn'?t|aren'?t|wasn'?t|won'?t|"
     r"hasnt|havent|didnt|doesnt|dont|isnt|wasnt|cannot|can'?t|cant)\s+"
     r"(?:\w+\s+){0,2}?(?:gone away|went away|faded|passed|been (?:well|fine|ok|okay|good|stable|better)|"
-    r"recovered|healed|got better|over it|moved on|behind me)\b",
+    r"recovered|healed|got better|over it|moved on|behind me|helped|ended|stopped)\b",
     re.IGNORECASE,
 )
 

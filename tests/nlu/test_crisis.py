@@ -439,6 +439,11 @@ def test_calm_past_history_is_recognised(text):
         "me try suicide 9 year before in my country, now I am good. TMS is possible?",
         # The depression coming back is why many ask about TMS: not present danger.
         "I overdosed years ago and have been well since, but my depression has come back. Is TMS an option?",
+        # Recovery told as what helped, or as harm that ended.
+        "a decade ago i took an overdose, therapy really helped. how many sessions is a course",
+        "Lost my brother in 2016 and wanted to be dead myself for a while; the counselling helped. Does TMS help grief?",
+        "I burned my arms in college but that stopped years ago. Do I have to mention it at the assessment?",
+        "My stepfather used to beat me, the abuse ended when I moved out at 18. Can TMS help with depression from that?",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -494,6 +499,11 @@ def test_done_with_life_is(nlp, text):
         "I tried to kill myself in the past. does tms help",
         "self harmed at uni, got better for years, but the urges have come back",
         "suicidal in 2019, recovered, and now I have been looking up ways to do it",
+        # What helped for a while, or did not help, is no recovery.
+        "did tms in 2021 and it helped for a year. now i want to die again",
+        "tried to end it years ago and therapy never helped, is tms different",
+        "I overdosed back in 2018 and the treatment hasn't helped since. what else is there",
+        "he used to hit me and it never stopped, how long is a tms session",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):
