@@ -323,7 +323,7 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
     looked up in the rules for a session with a crisis in it (or an out-of-scope reading or
     FAQ answer below the policy's bars); and for which case."""
     from bot.policies.crisis_case import session_case
-    from bot.policies.unsure_out_of_scope import unsure_reading
+    from bot.policies.unsure_out_of_scope import cannot_call, unsure_reading
 
     again = crisis_reply_intents_after_a_crisis()
     emergency_intents = emergency_stands_intents()
@@ -345,7 +345,9 @@ def evaluate_followups(parse: Any, families: List[CrisisFamily], split: Text) ->
             confidence = float(parsed["intent"].get("confidence") or 0.0)
             unsure = unsure_reading(intent, confidence, unsure_below, unsure_answer_below, text, tms_question_keeps)
             # After an overdose or injury a retraction or goodbye gets the emergency reply too.
-            gets_it = intent in again or unsure or (before == "medical" and intent in emergency_intents)
+            # And a message saying the person cannot call (bot/policies/unsure_out_of_scope.py).
+            gets_it = (intent in again or unsure or cannot_call(text)
+                       or (before == "medical" and intent in emergency_intents))
             if gets_it:
                 got += 1
                 counts[1] += 1

@@ -88,9 +88,10 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             "max_iter": 3000,
             # The corrections L-BFGS keeps (scikit-learn's default: 10). See bot/nlu/linear.py.
             "solver_memory": 10,
-            # Train on a noisy copy of every example as well (bot/nlu/noise.py: shorthand,
+            # Train on noisy copies of every example as well (bot/nlu/noise.py: shorthand,
             # typos), embedded like the others; the n-grams' vocabulary stays the originals'.
-            "noisy_copies": False,
+            # How many copies per example, each from its own seed (true: one).
+            "noisy_copies": 0,
             # Labels whose replies can stand in for each other: a tie among them is no reason
             # to ask again ("thanks bye": goodbye 0.52, thank 0.48). Their shares add up
             # against `threshold`, and the likelier one is answered.
@@ -187,7 +188,7 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
             copies = [
                 (copy, label)
                 for text, label in zip(texts, labels, strict=True)
-                if (copy := noisy_copy(text)) != text
+                for copy in self.noisy_copies_of(text)
             ]
             if copies:
                 features = np.vstack([features, self.encoder.encode([copy for copy, _ in copies])])
@@ -222,6 +223,12 @@ class MeaningVote(PackageFingerprinted, GraphComponent):
 
                 joblib.dump(self._surface, directory / "surface.joblib")
         return self._resource
+
+    def noisy_copies_of(self, text: Text) -> List[Text]:
+        """The text's distinct noisy copies that differ from it, one per seed."""
+        count = int(self._config["noisy_copies"])  # true counts as one
+        copies = dict.fromkeys(noisy_copy(text, seed=seed) for seed in range(count))
+        return [copy for copy in copies if copy != text]
 
     # --- prediction ----------------------------------------------------------------------
     def embedding_probabilities(self, message: Message) -> Dict[Text, float]:

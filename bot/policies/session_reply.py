@@ -50,13 +50,17 @@ class SessionReplyPolicy(UntrainedPolicy):
     def applies(self, tracker: DialogueStateTracker) -> bool:
         raise NotImplementedError
 
+    def reply_for(self, tracker: DialogueStateTracker) -> List[Text]:
+        """The actions of this turn's reply (one reply unless a policy has more)."""
+        return list(self.config["reply"])
+
     def next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
         """The reply's next action, `action_listen` after its last, or None (another
         policy decides) when it does not apply or the turn took another path."""
         if not self.applies(tracker):
             return None
         done = [name for name in actions_since_latest_message(tracker) or [] if name != ACTION_LISTEN_NAME]
-        reply = list(self.config["reply"])
+        reply = list(self.reply_for(tracker))
         if done != reply[: len(done)]:
             return None
         return reply[len(done)] if len(done) < len(reply) else ACTION_LISTEN_NAME

@@ -23,6 +23,13 @@ the treatment, and the crisis reply again would not answer it. Distress said in 
 words rarely names the treatment. Chosen on the dev split of tests/data/crisis_followups
 (config.yml).
 
+After a crisis, a message that says the person cannot call ("i cant call, he checks my
+phone", "no credit on my phone", "I cannot call") gets the crisis reply for the session's
+case again, whatever it is read as (except crisis language, which its own rules answer),
+led by a line that points to the text options and to someone who can call for them
+(`cannot_call_reply`). Read alone such a message is ordinary ("no phone. only this laptop"
+as out of scope), but after a crisis reply it says the help offered is out of reach.
+
 An ordinary question read as out of scope loses nothing by it: the out-of-scope reply holds
 no answer. Plain out-of-scope questions ("cost?", "medicare cover tms?") are read with
 near certainty and keep the out-of-scope reply. The bar was chosen on the dev split of
@@ -34,7 +41,7 @@ crisis session, and wins over the rule policy's out-of-scope rule by its priorit
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Pattern, Text
+from typing import Any, Dict, List, Optional, Pattern, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -48,6 +55,28 @@ FAQ_INTENT = "faq"
 # "insurance": after an overdose, "do I need treatment?" or "will insurance cover the ER?"
 # are about the emergency.
 NAMES_TMS: Pattern[Text] = re.compile(r"\b(?:r?tms|magnet\w*|coils?|sessions?|sesh)\b", re.IGNORECASE)
+
+
+# The person cannot call: not allowed, not able, not safe (someone would hear), no phone or
+# credit. Only read after a crisis reply in the session. Matched in every follow-up of the
+# dev split of tests/data/crisis_followups that says so (4 distressed) and in none of its
+# ordinary ones.
+CANNOT_CALL: Pattern[Text] = re.compile(
+    r"\b(?:(?:can'?t|cant|cannot|can not|couldn'?t|couldnt|unable to|not able to|won'?t be able to|"
+    r"(?:too )?scared to|afraid to)\s+(?:\w+\s+)?(?:call|phone|ring|text|talk|speak|dial|make (?:a )?calls?)\b"
+    r"|(?:no|don'?t have (?:a|any)|dont have (?:a|any)|haven'?t got (?:a|any)|without (?:a|any)|lost my|ran out of)\s+"
+    r"(?:phone|cell|cellphone|mobile|signal|reception|credit|minutes|data)\b"
+    r"|(?:he|she|they|someone|somebody|people)(?:'?ll|'d| will| would| might| could| can)\s+hear\b"
+    r"|(?:phone|mobile|cell)(?: is| was|'s|s)?\s+(?:dead|broken|off|gone|smashed|taken|out of (?:battery|credit))"
+    r"|(?:took|taken|has|smashed|broke|hid|hidden)\s+my\s+(?:phone|mobile|cell))",
+    re.IGNORECASE,
+)
+CRISIS_INTENT = "crisis"
+
+
+def cannot_call(text: Optional[Text]) -> bool:
+    """True for a message saying the person cannot call for help (see CANNOT_CALL)."""
+    return bool(CANNOT_CALL.search(text or ""))
 
 
 def unsure_reading(
@@ -92,16 +121,27 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
             # rule in data/rules/crisis.yml (tests/policies/test_unsure_out_of_scope.py
             # checks they are the same).
             "reply": ["utter_crisis_checkin", "utter_crisis", "utter_referral_short"],
+            # The reply after a crisis to a message saying the person cannot call.
+            "cannot_call_reply": ["utter_crisis_cannot_call", "utter_crisis", "utter_referral_short"],
         }
 
     def applies(self, tracker: DialogueStateTracker) -> bool:
         """A crisis earlier in the session, and the latest message read as out of scope
         with less than `confidence_below` confidence, or as an FAQ answer with less than
-        `answer_confidence_below`."""
+        `answer_confidence_below`, or saying the person cannot call (unless read as crisis
+        language)."""
         message = tracker.latest_message
         if message is None or tracker.get_slot(CRISIS_FLAG_SLOT) is not True:
             return False
         intent = message.intent or {}
+        if intent.get("name") != CRISIS_INTENT and cannot_call(message.text):
+            return True
         return unsure_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
                               self.config["confidence_below"], self.config["answer_confidence_below"],
                               message.text, self.config["tms_question_keeps_reply"])
+
+    def reply_for(self, tracker: DialogueStateTracker) -> List[Text]:
+        message = tracker.latest_message
+        if message is not None and cannot_call(message.text):
+            return list(self.config["cannot_call_reply"])
+        return list(self.config["reply"])

@@ -283,6 +283,37 @@ def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
     assert typo_words and not (typo_words & vocabulary)
 
 
+def test_two_noisy_copies_are_one_per_seed_without_repeats(tmp_path):
+    from bot.nlu.noise import noisy_copy
+
+    storage = LocalModelStorage(tmp_path)
+    texts = {
+        "faq/session_length": ["How long is each session of treatment?", "How many minutes does a session take?"],
+        "faq/side_effects": ["What are the side effects of the treatment?", "ok"],
+    }
+    examples = []
+    for label, wordings in texts.items():
+        for text in wordings:
+            message = Message(data={"text": text, "intent": "faq", "intent_response_key": label})
+            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[0 if label.endswith("length") else 1])
+            examples.append(message)
+    encoder = RecordingEncoder()
+    config = {**MeaningVote.get_default_config(), "noisy_copies": 2, "surface": True}
+    MeaningVote(config, storage, Resource("vote"), encoder=encoder).train(TrainingData(examples))
+    expected = []
+    for message in examples:
+        text = message.get("text")
+        own = []  # a text's copies, each once, in seed order
+        for copy in (noisy_copy(text, seed=0), noisy_copy(text, seed=1)):
+            if copy != text and copy not in own:
+                own.append(copy)
+        expected += own
+    assert encoder.texts == expected
+    # The seeds give different copies of a long example; "ok" is too short to change.
+    assert noisy_copy(texts["faq/side_effects"][0], seed=0) != noisy_copy(texts["faq/side_effects"][0], seed=1)
+    assert not any(copy.lower().strip() == "ok" for copy in encoder.texts)
+
+
 def test_without_noisy_copies_nothing_is_embedded_again(tmp_path):
     storage = LocalModelStorage(tmp_path)
     examples = []

@@ -13,7 +13,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 
-from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy
+from bot.policies.unsure_out_of_scope import UnsureOutOfScopeAfterCrisisPolicy, cannot_call
 from tests.conftest import PROJECT_ROOT
 from tests.policies.predictions import predicted
 from tooling.evaluation import tms_question_keeps_reply, unsure_answer_bar, unsure_out_of_scope_bar
@@ -118,3 +118,49 @@ def test_config_sets_the_bar_and_a_priority_above_the_rule_policy():
     assert unsure_answer_bar() == 0.43
     assert tms_question_keeps_reply() is True
     assert UnsureOutOfScopeAfterCrisisPolicy.get_default_config()["priority"] > RULE_POLICY_PRIORITY
+
+
+CANNOT_CALL_REPLY = ["utter_crisis_cannot_call", "utter_crisis", "utter_referral_short"]
+
+
+@pytest.mark.parametrize("intent, confidence, text", [
+    ("out_of_scope", 0.99, "no phone here, just my work laptop"),
+    ("ask_privacy", 0.9, "We don't speak of such things in my family. I cannot call anyone."),
+    ("acknowledge", 0.97, "ok but i cant call, she'd hear me"),
+    ("faq", 0.99, "he took my phone. is tms safe"),
+])
+def test_after_a_crisis_a_message_saying_the_person_cannot_call_gets_its_reply(policy, domain, intent, confidence, text):
+    events = [*START, *CRISIS_TURN, *message(intent, confidence, text)]
+    for expected in [*CANNOT_CALL_REPLY, "action_listen"]:
+        assert predicted(policy, domain, events) == expected
+        events.append(ActionExecuted(expected))
+
+
+def test_cannot_call_needs_a_crisis_in_the_session_and_leaves_crisis_language_to_its_rules(policy, domain):
+    assert predicted(policy, domain, [*START, *message("out_of_scope", 0.99, "no phone, only a laptop")]) is None
+    crisis_again = [*START, *CRISIS_TURN, *message("crisis", 1.0, "i cant call anyone, i want to die")]
+    assert predicted(policy, domain, crisis_again) is None
+
+
+@pytest.mark.parametrize("text", [
+    "i cant call them", "I cannot call.", "can't really talk, he's in the next room", "too scared to phone",
+    "no credit on my phone", "dont have a phone", "she'll hear me", "they would hear", "my phone's dead",
+    "phone is broken", "he took my phone", "not able to make calls from here", "lost my phone last week",
+])
+def test_ways_of_saying_one_cannot_call(text):
+    assert cannot_call(text)
+
+
+@pytest.mark.parametrize("text", [
+    "can I call the clinic to move my session?", "I called 988 and talked for a while", "can you call me back",
+    "i can talk to my doctor monday", "the phone number for the clinic?", "my phone is fine now", "heard of tms?",
+])
+def test_calls_that_are_possible_are_not_read_as_cannot_call(text):
+    assert not cannot_call(text)
+
+
+def test_the_cannot_call_reply_has_no_numbers_of_its_own_and_is_followed_by_the_crisis_reply(domain):
+    texts = [r["text"] for r in domain.responses["utter_crisis_cannot_call"]]
+    assert texts and not any(ch.isdigit() for text in texts for ch in text)
+    config = UnsureOutOfScopeAfterCrisisPolicy.get_default_config()
+    assert config["cannot_call_reply"][1:] == config["reply"][1:] == ["utter_crisis", "utter_referral_short"]
