@@ -418,6 +418,22 @@ def test_after_a_crisis_an_unsure_out_of_scope_reading_gets_the_crisis_reply_aga
 
 
 @slow
+def test_after_a_crisis_saying_one_cannot_call_points_to_text_options_before_the_crisis_reply(servers):
+    # Not crisis language on its own; after a crisis reply it says the help offered is out
+    # of reach (bot/policies/unsure_out_of_scope.py).
+    sender = new_sender()
+    emergency = variation("utter_crisis", crisis_region=None, crisis_kind="medical")
+    assert texts(say(servers, sender, "i took 40 of my pills an hour ago")) == [emergency]
+    assert texts(say(servers, sender, "no phone credit, im on the wifi")) == [
+        variation("utter_crisis_cannot_call"), emergency, variation("utter_referral_short"),
+    ]
+    # With no crisis in the session, the same words get the out-of-scope reply.
+    assert said(say(servers, new_sender(), "no phone credit, im on the wifi")) == [
+        "utter_out_of_scope", "utter_referral_first",
+    ]
+
+
+@slow
 def test_after_a_crisis_an_unsure_out_of_scope_question_that_names_tms_keeps_the_out_of_scope_reply(servers):
     # Read as out of scope, about 0.65 sure (under the 0.95 bar), but it names TMS: the person
     # has moved on to the treatment (bot/policies/unsure_out_of_scope.py).
