@@ -421,6 +421,8 @@ def test_greeting_only_on_the_very_first_open_with_metadata(widget_page) -> None
     page.wait_for_selector(".tms-log .tms-bot")
     # Under the greeting, the short page on how messages are kept (GET /privacy on the server).
     note = ".tms-log .tms-bot + .tms-privacy-note a"
+    # Waited for, not only counted: one CI run (7 December) counted it before it was drawn.
+    page.wait_for_selector(note, timeout=10_000)
     assert page.locator(note).count() == 1
     assert page.get_attribute(note, "href").endswith("/privacy")
     assert page.inner_text(note) == "How your messages are kept, and how to delete them"
@@ -430,7 +432,7 @@ def test_greeting_only_on_the_very_first_open_with_metadata(widget_page) -> None
     wait_for(page, "window.TMSWidget && window.TMSWidget.ready", timeout=30)
     if page.is_hidden(".tms-panel"):
         page.click(".tms-launcher")
-    page.wait_for_selector(".tms-log .tms-bot")
+    page.wait_for_selector(note, timeout=10_000)
     assert page.locator(note).count() == 1  # restored with the greeting after a reload
     assert [body["message"] for body in bodies] == ["/greet"]
     assert bodies[0]["metadata"] == {
