@@ -27,7 +27,10 @@ def actions_since_latest_message(tracker: DialogueStateTracker) -> Optional[List
 
 
 class SessionReplyPolicy(UntrainedPolicy):
-    """Gives the actions of `config["reply"]`, one at a time, on a turn where `applies`.
+    """Gives the actions of this turn's `reply`, one at a time, on a turn it applies to.
+
+    By default the reply is `config["reply"]` on a turn where `applies`; a policy with more
+    than one reply overrides `reply` and reads the message once.
 
     A rule cannot say when (rules see the intent, neither its confidence nor slots that do
     not shape the conversation), so these are policies: they need no action server and
@@ -50,17 +53,17 @@ class SessionReplyPolicy(UntrainedPolicy):
     def applies(self, tracker: DialogueStateTracker) -> bool:
         raise NotImplementedError
 
-    def reply_for(self, tracker: DialogueStateTracker) -> List[Text]:
-        """The actions of this turn's reply (one reply unless a policy has more)."""
-        return list(self.config["reply"])
+    def reply(self, tracker: DialogueStateTracker) -> Optional[List[Text]]:
+        """The actions of this turn's reply, or None when the policy does not apply."""
+        return list(self.config["reply"]) if self.applies(tracker) else None
 
     def next_action(self, tracker: DialogueStateTracker) -> Optional[Text]:
         """The reply's next action, `action_listen` after its last, or None (another
         policy decides) when it does not apply or the turn took another path."""
-        if not self.applies(tracker):
+        reply = self.reply(tracker)
+        if reply is None:
             return None
         done = [name for name in actions_since_latest_message(tracker) or [] if name != ACTION_LISTEN_NAME]
-        reply = list(self.reply_for(tracker))
         if done != reply[: len(done)]:
             return None
         return reply[len(done)] if len(done) < len(reply) else ACTION_LISTEN_NAME

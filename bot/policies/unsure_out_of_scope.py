@@ -126,22 +126,21 @@ class UnsureOutOfScopeAfterCrisisPolicy(SessionReplyPolicy):
         }
 
     def applies(self, tracker: DialogueStateTracker) -> bool:
-        """A crisis earlier in the session, and the latest message read as out of scope
-        with less than `confidence_below` confidence, or as an FAQ answer with less than
-        `answer_confidence_below`, or saying the person cannot call (unless read as crisis
-        language)."""
+        return self.reply(tracker) is not None
+
+    def reply(self, tracker: DialogueStateTracker) -> Optional[List[Text]]:
+        """After a crisis earlier in the session: `cannot_call_reply` when the latest message
+        says the person cannot call (unless read as crisis language); `reply` when it was
+        read as out of scope with less than `confidence_below` confidence, or as an FAQ
+        answer with less than `answer_confidence_below`; otherwise None."""
         message = tracker.latest_message
         if message is None or tracker.get_slot(CRISIS_FLAG_SLOT) is not True:
-            return False
+            return None
         intent = message.intent or {}
         if intent.get("name") != CRISIS_INTENT and cannot_call(message.text):
-            return True
-        return unsure_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
-                              self.config["confidence_below"], self.config["answer_confidence_below"],
-                              message.text, self.config["tms_question_keeps_reply"])
-
-    def reply_for(self, tracker: DialogueStateTracker) -> List[Text]:
-        message = tracker.latest_message
-        if message is not None and cannot_call(message.text):
             return list(self.config["cannot_call_reply"])
-        return list(self.config["reply"])
+        if unsure_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
+                          self.config["confidence_below"], self.config["answer_confidence_below"],
+                          message.text, self.config["tms_question_keeps_reply"]):
+            return list(self.config["reply"])
+        return None

@@ -253,6 +253,17 @@ class RecordingEncoder:
         return np.stack([np.eye(3, dtype=np.float32)[0 if "sesh" in t or "session" in t else 1] for t in texts])
 
 
+def faq_examples(texts_by_label):
+    """Training examples of two FAQ labels, each embedded on its label's axis."""
+    examples = []
+    for label, texts in texts_by_label.items():
+        for text in texts:
+            message = Message(data={"text": text, "intent": "faq", "intent_response_key": label})
+            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[0 if label.endswith("length") else 1])
+            examples.append(message)
+    return examples
+
+
 def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
     from bot.nlu.noise import noisy_copy
 
@@ -261,12 +272,7 @@ def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
         "faq/session_length": ["How long is each session?", "How many minutes does a session take?"],
         "faq/side_effects": ["What are the side effects?", "Are there any unpleasant effects?"],
     }
-    examples = []
-    for label, texts in originals.items():
-        for text in texts:
-            message = Message(data={"text": text, "intent": "faq", "intent_response_key": label})
-            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[0 if label.endswith("length") else 1])
-            examples.append(message)
+    examples = faq_examples(originals)
     encoder = RecordingEncoder()
     config = {**MeaningVote.get_default_config(), "noisy_copies": True, "surface": True}
     vote = MeaningVote(config, storage, Resource("vote"), encoder=encoder)
@@ -291,12 +297,7 @@ def test_two_noisy_copies_are_one_per_seed_without_repeats(tmp_path):
         "faq/session_length": ["How long is each session of treatment?", "How many minutes does a session take?"],
         "faq/side_effects": ["What are the side effects of the treatment?", "ok"],
     }
-    examples = []
-    for label, wordings in texts.items():
-        for text in wordings:
-            message = Message(data={"text": text, "intent": "faq", "intent_response_key": label})
-            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[0 if label.endswith("length") else 1])
-            examples.append(message)
+    examples = faq_examples(texts)
     encoder = RecordingEncoder()
     config = {**MeaningVote.get_default_config(), "noisy_copies": 2, "surface": True}
     MeaningVote(config, storage, Resource("vote"), encoder=encoder).train(TrainingData(examples))
@@ -316,12 +317,8 @@ def test_two_noisy_copies_are_one_per_seed_without_repeats(tmp_path):
 
 def test_without_noisy_copies_nothing_is_embedded_again(tmp_path):
     storage = LocalModelStorage(tmp_path)
-    examples = []
-    for label, axis in (("faq/session_length", 0), ("faq/side_effects", 1)):
-        for text in ("one example", "another example"):
-            message = Message(data={"text": f"{text} {axis}", "intent": "faq", "intent_response_key": label})
-            message.set(EMBEDDING_KEY, np.eye(3, dtype=np.float32)[axis])
-            examples.append(message)
+    examples = faq_examples({"faq/session_length": ["one example 0", "another example 0"],
+                             "faq/side_effects": ["one example 1", "another example 1"]})
     encoder = RecordingEncoder()
     MeaningVote(MeaningVote.get_default_config(), storage, Resource("vote"), encoder=encoder).train(
         TrainingData(examples)
