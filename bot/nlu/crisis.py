@@ -51,7 +51,7 @@ from spacy.tokens import Doc
 from bot.nlu.code_version import PackageFingerprinted
 from bot.nlu.intents import ORDINARY_READING_KEY, demote_intent, override_intent
 from bot.nlu.minilm import shared_encoder
-from bot.nlu.sentence_embeddings import message_embedding
+from bot.nlu.sentence_embeddings import EMBEDDING_KEY, message_embedding
 from bot.nlu.surface import SurfaceFeatures
 
 logger = logging.getLogger(__name__)
@@ -255,17 +255,52 @@ _UNIT_LEAD = {"many", "few", "several", "couple", "of", "the", "in", "per"}
 _SLANG_LEAD = {"gonna", "wanna", "na", "to", "gon", "will", "'ll", "should", "just", "literally", "about", "might", "i"}
 
 
+# "kms" named as a word about distance ("does 'kms' mean kilometres?", "kms means km right")
+# is not the slang. Named alone it may be ("my son texted 'kms', what does that mean?"), and
+# a message that gives a distance may still use it ("drove 40 km for nothing. kms"), so both
+# must hold: the word is named (in quotes, or before "mean" or "stand for") and the message
+# speaks of kilometres.
+_MENTION_NEXT = {"mean", "means", "meant", "stand", "stands", "short", "="}
+_QUOTES = {"'", '"', "‘", "’", "“", "”", "`"}
+_KILOMETRES = re.compile(r"\b(?:km|kilomet(?:er|re)s?)\b", re.IGNORECASE)
+
+
+def _kilometres(doc: Doc, index: int) -> bool:
+    """True when "kms" at `index` is kilometres: after a number, or named as a word in a
+    message about kilometres."""
+    previous = doc[index - 1] if index else None
+    following = doc[index + 1] if index + 1 < len(doc) else None
+    if previous is not None and (previous.like_num or previous.lower_ in _UNIT_LEAD):
+        return True
+    led = previous is not None and previous.lower_ in _SLANG_LEAD  # "gonna kms" is the slang
+    quoted = previous is not None and following is not None and previous.text in _QUOTES and following.text in _QUOTES
+    named = quoted or (following is not None and following.lower_ in _MENTION_NEXT)
+    return not led and named and bool(_KILOMETRES.search(doc.text))
+
+
+def kilometres_written_out(doc: Doc, text: Text) -> Text:
+    """`text` with each "kms" that means kilometres written "km": the crisis classifiers'
+    n-grams know "kms" as the slang, so "does kms mean kilometres here" scored 0.78."""
+    if len(text) != len(doc.text):
+        return text
+    for token in reversed(doc):
+        if token.lower_ == "kms" and _kilometres(doc, token.i):
+            text = text[: token.idx] + "km" + text[token.idx + len(token) :]
+    return text
+
+
 def _not_slang(doc: Doc, index: int, text: Optional[Text]) -> bool:
-    """True when "kms" is a unit or a name: after a number, or in capitals not led by a verb.
+    """True when "kms" is a unit or a name: kilometres (`_kilometres`), or in capitals not
+    led by a verb.
 
     `text` is the message as written: Rasa's spaCy step may have lower-cased the doc.
     """
-    previous = doc[index - 1] if index else None
-    if previous is not None and (previous.like_num or previous.lower_ in _UNIT_LEAD):
+    if _kilometres(doc, index):
         return True
+    previous = doc[index - 1] if index else None
+    led = previous is not None and previous.lower_ in _SLANG_LEAD
     token = doc[index]
     written = text[token.idx : token.idx + len(token)] if text and len(text) == len(doc.text) else token.text
-    led = previous is not None and previous.lower_ in _SLANG_LEAD
     return written.isupper() and not led
 
 
@@ -535,6 +570,9 @@ _DISTANT_PAST = re.compile(
 _RECOVERED = re.compile(
     r"\b(?:(?:been|i'?m|im|i am|now|now and|doing|feel|feeling|am)\s+(?:really |pretty |mostly |much )?"
     r"(?:well|fine|ok|okay|good|great|stable|better|safe)|(?:well|fine|ok|okay|good|great|stable|safe) now|"
+    # "I'm in a much better place now"; only said of oneself now ("she's in a better place"
+    # is said of the dead, and "I'd be in a better place" is a wish).
+    r"(?:i'?m|im|i am|now) in a (?:much |far |way |lot |really |very )?(?:better|good|great|healthier) (?:place|headspace|space)|"
     r"stable|recovered|recovery|resolved|"
     r"remission|healed|got through|worked through|came through|no longer|not since|none since|"
     r"haven'?t (?:since|in|for)|never since|since then|well since|fine since|ok since|okay since|"
@@ -1148,7 +1186,13 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # An attempt or a near one placed in the past ("in 2014", "when I was 17") is
             # history: the ordinary reading may veto it like any other phrase.
             patterns = [name for name in patterns if name not in {"attempt", "near_attempt"}]
-        score, part_score, kind, kind_probability = self.score(message)
+        scored = message
+        if doc is not None and "kms" in text.lower():
+            written_out = kilometres_written_out(doc, text)
+            if written_out != text:  # scored as "30 km": re-embedded, a rare path
+                scored = Message(data={TEXT: written_out})
+                scored.set(EMBEDDING_KEY, shared_encoder().encode([written_out])[0])
+        score, part_score, kind, kind_probability = self.score(scored)
         if "overdose" in patterns and kind == "self":
             kind, kind_probability = "medical", 1.0
         if "other_language" in patterns and kind != "medical":

@@ -32,6 +32,11 @@ def nlp():
     [
         "I want to kill myself",
         "i wanna kms",
+        "drove 40 miles to the clinic for nothing, gonna kms",
+        "drove 40 miles and they cancelled. kms",
+        "my son texted 'kms' to his friend, what does that mean",
+        "drove 40 km for nothing. kms",
+        "kms is all i think about lately",
         "thinkin bout killin myself",
         "I've been having suicidal thoughts every day this week",
         "i want to die",
@@ -75,6 +80,8 @@ def test_crisis_language_is_matched(nlp, text):
         "I'm not suicidal",
         "I was joking, I'm not suicidal at all",
         "the clinic is 30 kms from my house",
+        "Does 'kms' on the clinic's map mean kilometres?",
+        "kms means km right? the sign says 5 kms",
         "KMS are my initials, is that a problem on the form?",
         "I took the day off myself, can I book a session this afternoon?",
         "my wrist hurts from the armrest, can it be moved?",
@@ -444,6 +451,7 @@ def test_calm_past_history_is_recognised(text):
         "Lost my brother in 2016 and wanted to be dead myself for a while; the counselling helped. Does TMS help grief?",
         "I burned my arms in college but that stopped years ago. Do I have to mention it at the assessment?",
         "My stepfather used to beat me, the abuse ended when I moved out at 18. Can TMS help with depression from that?",
+        "back in 2012 i was suicidal for months. im in a way better headspace now, is tms for anxiety too",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -504,6 +512,9 @@ def test_done_with_life_is(nlp, text):
         "tried to end it years ago and therapy never helped, is tms different",
         "I overdosed back in 2018 and the treatment hasn't helped since. what else is there",
         "he used to hit me and it never stopped, how long is a tms session",
+        # Said of the dead, or wished for: no recovery of the writer's.
+        "I attempted years ago. My dad is in a better place now and I want to join him",
+        "tried to end it in 2019. everyone would be in a better place without me",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):
@@ -903,3 +914,16 @@ def test_a_plain_closing_read_as_crisis_becomes_the_likeliest_closing_intent(nlp
 def test_a_plain_closing_already_read_as_thanks_is_left_alone(nlp):
     [processed] = detector().process([parsed(nlp, "thanks a lot, bye", intent="thank", confidence=0.7)])
     assert processed.get("intent") == {"name": "thank", "confidence": 0.7}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the clinic is 30 kms from my house", "the clinic is 30 km from my house"),
+    ("does 'kms' mean kilometres here? it says 12 kms", "does 'km' mean kilometres here? it says 12 km"),
+    ("gonna kms", "gonna kms"),
+    ("drove 40 km for nothing. kms", "drove 40 km for nothing. kms"),
+    ("my son texted 'kms', what does that mean", "my son texted 'kms', what does that mean"),
+])
+def test_kilometres_are_written_out_for_the_classifiers_and_the_slang_is_not(nlp, text, expected):
+    from bot.nlu.crisis import kilometres_written_out
+
+    assert kilometres_written_out(nlp(text), text) == expected
