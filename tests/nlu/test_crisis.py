@@ -927,3 +927,39 @@ def test_kilometres_are_written_out_for_the_classifiers_and_the_slang_is_not(nlp
     from bot.nlu.crisis import kilometres_written_out
 
     assert kilometres_written_out(nlp(text), text) == expected
+
+
+class EncoderStub:
+    def __init__(self) -> None:
+        self.texts = []
+
+    def encode(self, texts):
+        self.texts.extend(texts)
+        return np.ones((len(texts), 384), dtype=np.float32)
+
+
+@pytest.mark.parametrize("text, scored_text, encoded", [
+    ("does kms mean kilometres here", "does km mean kilometres here", ["does km mean kilometres here"]),
+    ("i wanna kms", "i wanna kms", []),
+    ("how long is a session", "how long is a session", []),
+])
+def test_the_classifiers_score_kilometres_written_out(nlp, monkeypatch, text, scored_text, encoded):
+    from bot.nlu.sentence_embeddings import EMBEDDING_KEY
+
+    encoder = EncoderStub()
+    monkeypatch.setattr("bot.nlu.crisis.shared_encoder", lambda: encoder)
+    scored = []
+
+    def score(self, message):
+        scored.append((message.get("text"), message.get(EMBEDDING_KEY)))
+        return 0.0, 0.0, "self", 1.0
+
+    monkeypatch.setattr(CrisisLanguageDetector, "score", score)
+    message = parsed(nlp, text)
+    message.set(EMBEDDING_KEY, np.zeros(384, dtype=np.float32))
+    detector().decision(message)
+    [(seen_text, seen_embedding)] = scored
+    assert seen_text == scored_text
+    assert encoder.texts == encoded
+    # A written-out message gets the new text's embedding; any other keeps its own.
+    assert float(seen_embedding.sum()) == (384.0 if encoded else 0.0)
