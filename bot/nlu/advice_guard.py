@@ -30,7 +30,8 @@ from bot.nlu.intents import override_intent
 _MEDICINE = r"(?:meds?|medications?|medicines?|pills?|tablets?|antidepressants?|prescriptions?|dose|dosage|ssris?|[a-z]+(?:ine|am|ide|one|pram))"
 _CHANGE = r"(?:stop|stopping|quit|quitting|come off|coming off|get off|go off|taper|tapering|cut down|cut back|reduce|lower|drop|skip|ditch|change|switch|wean)"
 _CONDITION = (
-    r"(?:seizures?|epilepsy|epileptic|implants?|clips?|pacemaker|stents?|shunts?|metal|plates?|"
+    # "(?<!hair )": hair clips are taken out before a session, not a condition.
+    r"(?:seizures?|epilepsy|epileptic|implants?|(?<!hair )clips?|pacemaker|stents?|shunts?|metal|plates?|"
     r"surgery|migraines?|head injury|head trauma|(?:hit|hurt|injured|banged) my head|heart|accident|injur\w*|concussion|stroke|tumou?r|pregnan\w*|"
     r"bipolar|heart condition|condition|disorder|illness|disease)"
 )
@@ -48,7 +49,10 @@ ADVICE_HEALTH_CONDITION: Pattern[Text] = re.compile(
 )
 PERSONAL_DECISION: Pattern[Text] = re.compile(
     r"\b(?:for me|on me|to me|in my case|my case)\b"
+    # Not "will I be asleep / awake?": what a session is like, which the FAQ answers, even
+    # after "I've had surgery before and hated going under".
     r"|\b(?:can|could|may|should|would|will|do|am)\s+i\b"
+    r"(?!\s+(?:be|stay|remain)\s+(?:asleep|awake|conscious|unconscious|knocked out|put under|sedated)\b)"
     r"|\bam i\b|\bis it (?:ok|okay|safe|fine|possible) for me\b"
     r"|\b(?:make|makes) (?:mine|my)\b"
     r"|\b(?:does|would|will|could) (?:that|this|it) (?:stop|rule out|prevent|exclude) me\b"

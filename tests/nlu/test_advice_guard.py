@@ -16,6 +16,8 @@ from bot.nlu.advice_guard import PersonalAdviceGuard, personal_advice_intent
         ("I have epilepsy, can I have TMS?", "advice_health_condition"),
         ("I’ve got an aneurysm clip, would TMS be safe for me?", "advice_health_condition"),
         ("I had a head injury last year, am I allowed to do it?", "advice_health_condition"),
+        ("I have epilepsy, will I be ok having TMS?", "advice_health_condition"),
+        ("I had brain surgery for an aneurysm and have clips, can I still have it?", "advice_health_condition"),
         ("is TMS right for me?", "advice_suitability"),
         ("nothing has helped my depression, am I a good candidate?", "advice_suitability"),
         ("should I try tms", "advice_suitability"),
@@ -44,6 +46,10 @@ def test_questions_about_ones_own_care_get_the_advice_intent(text, intent):
         "should i have breakfast before my session",
         "should I get someone to drive me home after",
         "should I do anything to prepare for my first session",
+        # What a session is like, after a word about one's surgery: the FAQ answers it.
+        "I've had surgery before and hated the anaesthetic. Will I be asleep for TMS?",
+        "had an op last year, will i stay awake during tms",
+        "do I take my hair clips out before the session?",
     ],
 )
 def test_general_questions_pass_through(text):
