@@ -861,6 +861,12 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # reply to 19 of 20 overdoses (14 by the likeliest kind) and moved at most two
             # messages of another family, to the emergency reply.
             "medical_kind_threshold": 0.2,
+            # A part of a long message is read without the rest: "...gave me his wedding ring
+            # to keep" reads as the writer's own crisis once "my father" is in another part.
+            # When the riskiest part reads as the writer's own ("self") and the whole message
+            # as someone else's or as danger from another person with at least this
+            # probability, the whole message's kind is taken (1.01: never).
+            "whole_kind_over_self": 1.01,
             # A second SVM and n-gram model, trained on sentences, whose score for a message's
             # strongest sentence is averaged with the whole-message models' (only when parts
             # are scored, `part_threshold` <= 1).
@@ -1166,6 +1172,10 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             part_score = (part_score + float(self.sentence_probabilities(vectors[1:], parts).max())) / 2
         row = rows[best] if rows is not None else None
         kind, kind_probability = self.kind_reading(vectors[best], texts[best], row)
+        if best and kind == "self":
+            whole_kind, whole_probability = self.kind_reading(vectors[0], texts[0], rows[0] if rows is not None else None)
+            if whole_kind in ("someone_else", "unsafe") and whole_probability >= self._config["whole_kind_over_self"]:
+                kind, kind_probability = whole_kind, whole_probability
         return float(crisis[0]), part_score, kind, kind_probability
 
     def decision(self, message: Message) -> CrisisDecision:

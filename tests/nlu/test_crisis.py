@@ -5,6 +5,7 @@ import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.crisis import (
+    KINDS,
     CrisisLanguageDetector,
     crisis_matches,
     decide,
@@ -963,3 +964,30 @@ def test_the_classifiers_score_kilometres_written_out(nlp, monkeypatch, text, sc
     assert encoder.texts == encoded
     # A written-out message gets the new text's embedding; any other keeps its own.
     assert float(seen_embedding.sum()) == (384.0 if encoded else 0.0)
+
+
+@pytest.mark.parametrize("whole_kind, whole_probability, expected", [
+    ("someone_else", 0.85, "someone_else"),  # "my father... gave me his wedding ring to keep"
+    ("unsafe", 0.85, "unsafe"),
+    ("someone_else", 0.7, "self"),  # not sure enough
+    ("medical", 0.99, "self"),  # only someone else or danger from another person
+])
+def test_a_long_message_takes_its_whole_kind_over_a_part_read_as_the_writers_own(
+    monkeypatch, whole_kind, whole_probability, expected
+):
+    from bot.nlu.sentence_embeddings import EMBEDDING_KEY
+
+    text = "My father is 66 and low. This week he has been calling everyone to say goodbye."
+    monkeypatch.setattr("bot.nlu.crisis.shared_encoder", lambda: EncoderStub())
+    found = CrisisLanguageDetector({**CrisisLanguageDetector.get_default_config(), "part_threshold": 0.8,
+                                    "whole_kind_over_self": 0.8}, None, None, weights={"stub": np.zeros(1)},
+                                   kinds=list(KINDS))
+    # The riskiest part is not the whole message (index 0).
+    monkeypatch.setattr(found, "crisis_probabilities", lambda vectors, texts=None, rows=None:
+                        np.array([0.2] + [0.9] + [0.1] * (len(vectors) - 2)))
+    monkeypatch.setattr(found, "kind_reading", lambda vector, text=None, row=None:
+                        (whole_kind, whole_probability) if text and text.startswith("My father is 66 and low. This")
+                        else ("self", 0.99))
+    message = Message(data={"text": text})
+    message.set(EMBEDDING_KEY, np.zeros(384, dtype=np.float32))
+    assert found.score(message)[2] == expected
