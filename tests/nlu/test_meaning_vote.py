@@ -264,19 +264,25 @@ def faq_examples(texts_by_label):
     return examples
 
 
+def trained_with_noisy_copies(tmp_path, texts_by_label, noisy_copies):
+    """(the meaning vote trained with n-grams and `noisy_copies`, its examples, the encoder
+    that recorded what it embedded)."""
+    examples = faq_examples(texts_by_label)
+    encoder = RecordingEncoder()
+    config = {**MeaningVote.get_default_config(), "noisy_copies": noisy_copies, "surface": True}
+    vote = MeaningVote(config, LocalModelStorage(tmp_path), Resource("vote"), encoder=encoder)
+    vote.train(TrainingData(examples))
+    return vote, examples, encoder
+
+
 def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
     from bot.nlu.noise import noisy_copy
 
-    storage = LocalModelStorage(tmp_path)
     originals = {
         "faq/session_length": ["How long is each session?", "How many minutes does a session take?"],
         "faq/side_effects": ["What are the side effects?", "Are there any unpleasant effects?"],
     }
-    examples = faq_examples(originals)
-    encoder = RecordingEncoder()
-    config = {**MeaningVote.get_default_config(), "noisy_copies": True, "surface": True}
-    vote = MeaningVote(config, storage, Resource("vote"), encoder=encoder)
-    vote.train(TrainingData(examples))
+    vote, examples, encoder = trained_with_noisy_copies(tmp_path, originals, True)
     expected = [noisy_copy(m.get("text")) for m in examples]
     assert encoder.texts == [c for c, m in zip(expected, examples, strict=True) if c != m.get("text")]
     assert encoder.texts, "every example here is long enough for its copy to differ"
@@ -292,15 +298,11 @@ def test_noisy_copies_are_embedded_and_learned_beside_the_examples(tmp_path):
 def test_two_noisy_copies_are_one_per_seed_without_repeats(tmp_path):
     from bot.nlu.noise import noisy_copy
 
-    storage = LocalModelStorage(tmp_path)
     texts = {
         "faq/session_length": ["How long is each session of treatment?", "How many minutes does a session take?"],
         "faq/side_effects": ["What are the side effects of the treatment?", "ok"],
     }
-    examples = faq_examples(texts)
-    encoder = RecordingEncoder()
-    config = {**MeaningVote.get_default_config(), "noisy_copies": 2, "surface": True}
-    MeaningVote(config, storage, Resource("vote"), encoder=encoder).train(TrainingData(examples))
+    _, examples, encoder = trained_with_noisy_copies(tmp_path, texts, 2)
     expected = []
     for message in examples:
         text = message.get("text")
