@@ -400,11 +400,26 @@ def _overdosed_on_nothing(doc: Doc, end: int) -> bool:
     return False
 
 
+# Care not to take too much ("I don't want to take too many", "so I don't take too much",
+# "careful not to", "how do I avoid taking too many"): the words just before the phrase.
+# Not "I didn't mean to take so many": that overdose happened.
+_CARE_NOT_TO = re.compile(
+    r"(?:(?:do not|don'?t|dont|never) (?:want|wanna|need|like) to|(?:careful|try(?:ing)?|so as|remember) not to|"
+    r"so (?:that )?i (?:don'?t|dont|do not|won'?t)|avoid|without|how (?:not|do i not) to)\s*$"
+)
+
+
+def _taken_with_care(doc: Doc, start: int) -> bool:
+    """True when the words before an overdose phrase say the person means not to take too much."""
+    return bool(_CARE_NOT_TO.search(doc[max(0, start - 5) : start].text.lower()))
+
+
 def _an_overdose(doc: Doc, start: int, end: int) -> bool:
     """False for an overdose phrase that is an ordinary dose (a small count), a routine (the
     words after it, and the drug's name if there), a bottle or pack that holds no drug, an
-    overdose on something that is not a drug, or "OD" as a label ("an OD mode")."""
-    if not _counted_overdose(doc, start, end):
+    overdose on something that is not a drug, "OD" as a label ("an OD mode"), or care not to
+    take too much."""
+    if not _counted_overdose(doc, start, end) or _taken_with_care(doc, start):
         return False
     if doc[end - 1].lower_ in _OVERDOSE_WORDS:
         if start > 0 and doc[start - 1].lower_ in _ANYONE:
@@ -585,7 +600,14 @@ _RECOVERED = re.compile(
     # "helped": "it helped for a year. Now it's back" is a relapse.
     r"(?:counsell?ing|therapy|treatment|support|medication|meds) (?:really |all )?helped|"
     r"(?:that|it|the abuse|all that) (?:all )?(?:ended|stopped)|"
-    r"no (?:more )?(?:self[- ]?harm(?:ing)?|cutting|attempts?|episodes?|relapses?|suicidal thoughts?) (?:since|for|in))\b",
+    r"no (?:more )?(?:self[- ]?harm(?:ing)?|cutting|attempts?|episodes?|relapses?|suicidal thoughts?) (?:since|for|in)|"
+    # "I haven't self-harmed in over eight years": the harm named, then a span of years.
+    r"(?:haven'?t|have not|havent) (?:\w+ )?(?:self[- ]?harmed|cut|hurt myself|harmed myself|burned myself|"
+    r"attempted|relapsed|done (?:it|that)|had (?:those|any|such|the) (?:\w+ )?(?:thoughts|urges)|felt (?:that way|like that)) "
+    r"(?:(?:in|for) (?:over |more than |almost |nearly |about |around |well over )?"
+    r"(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|twenty|many|several|a few|some) "
+    r"(?:years?|yrs?|decades?)|in years|in ages|for years|since (?:then|(?:19|20)\d\d|college|school|uni|"
+    r"high school|my teens|i was)))\b",
     re.IGNORECASE,
 )
 # Someone else's death long ago is grief, not a crisis of the writer's.

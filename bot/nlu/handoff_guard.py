@@ -33,9 +33,20 @@ ASKS_FOR_A_PERSON: Pattern[Text] = re.compile(
 )
 
 
+# Talking to someone alongside TMS or during a session is a question about therapy or the
+# session ("is it good to do TMS and also speak with a psychologist, both at the same time?",
+# "can I talk to the nurse during it?"), not a request to be put through now.
+ALONGSIDE: Pattern[Text] = re.compile(
+    r"^[^.?!]*?\b(?:same time|both|alongside|as well as (?:tms|treatment|the sessions)|"
+    r"(?:during|throughout|in|while (?:i'?m |im |i am )?(?:having|doing|getting|on)) "
+    r"(?:it|tms|(?:the |a |each |my )?(?:sessions?|treatments?|tms|course|procedure)))\b"
+)
+
+
 def asks_for_a_person(text: Text) -> bool:
     """True when the message asks to talk to a person rather than to the bot."""
-    return bool(ASKS_FOR_A_PERSON.search(re.sub(r"\s+", " ", text.lower())))
+    lowered = re.sub(r"\s+", " ", text.lower())
+    return any(not ALONGSIDE.match(lowered[match.end():]) for match in ASKS_FOR_A_PERSON.finditer(lowered))
 
 
 @DefaultV1Recipe.register(

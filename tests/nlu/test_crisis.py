@@ -196,6 +196,22 @@ def test_a_daily_routine_or_a_drink_is_not_an_overdose(nlp, text):
 
 
 @pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("What's the most ibuprofen I can take in a day for the headaches? I don't want to take too many.", False),
+        ("how do i avoid taking too many painkillers after sessions", False),
+        ("i dont want to take too much paracetamol, is 2 ok", False),
+        # An overdose that happened, or one meant, whatever else is said.
+        ("I didn't mean to take too many", True),
+        ("i didnt want to take too many but i did", True),
+        ("i don't care anymore, i'm going to take too many", True),
+    ],
+)
+def test_care_not_to_take_too_much_is_not_an_overdose(nlp, text, matched):
+    assert ("overdose" in crisis_matches(nlp(text), text=text)) is matched
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         # A crisis phrase and a near attempt: decisive even with no classifier score.
@@ -453,6 +469,10 @@ def test_calm_past_history_is_recognised(text):
         "I burned my arms in college but that stopped years ago. Do I have to mention it at the assessment?",
         "My stepfather used to beat me, the abuse ended when I moved out at 18. Can TMS help with depression from that?",
         "back in 2012 i was suicidal for months. im in a way better headspace now, is tms for anxiety too",
+        # The harm named, then years without it.
+        "In college I used to cut, but I haven't self-harmed in over eight years. Does it matter for TMS?",
+        "used to self harm as a teen, havent done it in years. does tms need a full history",
+        "i had suicidal thoughts in my twenties and haven't had those thoughts since then. can tms bring them back?",
     ],
 )
 def test_other_ways_of_marking_time_and_recovery_are_read_as_past_history(text):
@@ -516,6 +536,9 @@ def test_done_with_life_is(nlp, text):
         # Said of the dead, or wished for: no recovery of the writer's.
         "I attempted years ago. My dad is in a better place now and I want to join him",
         "tried to end it in 2019. everyone would be in a better place without me",
+        # Days are not years, and a span of years does not undo a wish now.
+        "I used to cut and I haven't cut in 3 days",
+        "used to self harm, haven't self harmed in 5 years but I want to again tonight",
     ],
 )
 def test_present_danger_is_not_taken_for_past_history(text):

@@ -17,6 +17,14 @@ from bot.nlu.handoff_guard import HumanRequestGuard, asks_for_a_person
         ("are you a human", False),
         ("how long is a session", False),
         ("does therapy help tms work", False),
+        # Talking to someone alongside TMS or in a session is about therapy or the session.
+        ("Is good to do TMS and also speak with psychologist, both same time?", False),
+        ("can I talk to a therapist while I'm having TMS?", False),
+        ("can u talk to the nurse during it", False),
+        # A time of day or a wait is still a request now.
+        ("Is there any way to chat with an actual person during office hours?", True),
+        ("can i talk to someone while i wait for my appointment", True),
+        ("speak to a human please. Do the sessions hurt?", True),
     ],
 )
 def test_requests_for_a_person_are_recognised(text, asks):
