@@ -402,7 +402,7 @@ def _overdosed_on_nothing(doc: Doc, end: int) -> bool:
 
 # Care not to take too much ("I don't want to take too many", "so I don't take too much",
 # "careful not to", "how do I avoid taking too many"): the words just before the phrase.
-# Not "I didn't mean to take so many": that overdose happened.
+# Not "I didn't mean to take too many": that overdose happened.
 _CARE_NOT_TO = re.compile(
     r"(?:(?:do not|don'?t|dont|never) (?:want|wanna|need|like) to|(?:careful|try(?:ing)?|so as|remember) not to|"
     r"so (?:that )?i (?:don'?t|dont|do not|won'?t)|avoid|without|how (?:not|do i not) to)\s*$"

@@ -37,9 +37,11 @@ ASKS_FOR_A_PERSON: Pattern[Text] = re.compile(
 # session ("is it good to do TMS and also speak with a psychologist, both at the same time?",
 # "can I talk to the nurse during it?"), not a request to be put through now.
 ALONGSIDE: Pattern[Text] = re.compile(
-    r"^[^.?!]*?\b(?:same time|both|alongside|as well as (?:tms|treatment|the sessions)|"
+    r"^[^.?!]*?\b(?:same time|alongside|as well as (?:tms|treatment|the sessions)|"
     r"(?:during|throughout|in|while (?:i'?m |im |i am )?(?:having|doing|getting|on)) "
     r"(?:it|tms|(?:the |a |each |my )?(?:sessions?|treatments?|tms|course|procedure)))\b"
+    # "someone in my treatment team" is a person to be put through to.
+    r"(?! (?:team|staff|centre|center|clinic|office|department|unit|programm?e?|service|provider|coordinator))"
 )
 
 

@@ -25,6 +25,8 @@ from bot.nlu.handoff_guard import HumanRequestGuard, asks_for_a_person
         ("Is there any way to chat with an actual person during office hours?", True),
         ("can i talk to someone while i wait for my appointment", True),
         ("speak to a human please. Do the sessions hurt?", True),
+        ("can I speak to someone in my treatment team", True),
+        ("I want to talk to a therapist about both my depression and my anxiety", True),
     ],
 )
 def test_requests_for_a_person_are_recognised(text, asks):
