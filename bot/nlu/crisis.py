@@ -503,8 +503,10 @@ def is_crisis(
 
 
 # Asking how much of a drug kills, or the surest way to die, is never an ordinary question;
-# nor is an attempt.
-NEVER_VETOED_PATTERNS = frozenset({"means_seeking", "attempt", "other_language", "near_attempt"})
+# nor is an attempt, nor wishing for a crash (said beside a TMS question, whose reading is
+# often sure of that question: "...Lately on the bridge I picture driving off the side. Do
+# you need the dates of my ECT?").
+NEVER_VETOED_PATTERNS = frozenset({"means_seeking", "attempt", "other_language", "near_attempt", "accident_wish"})
 
 KINDS = ("self", "medical", "someone_else", "unsafe")
 NOT_CRISIS = "none"
@@ -545,6 +547,53 @@ _MEANS_SEEKING = re.compile(
     r"(?:high|fast|deep) enough to (?:die|kill|be fatal))\b",
     re.IGNORECASE,
 )
+
+
+# Wishing for, picturing or thinking of causing a crash or an accident ("part of me hopes a
+# lorry drifts into my lane", "sometimes I think it'd be easier if I got in a car accident on
+# the way over", "keep picturing steering into a tree"): passive ideation and plans by a
+# vehicle. Said in one sentence of a long message about TMS it scores low as a whole and
+# about 0.7 as a sentence, among many calm sentences; the wish and the crash together are
+# not a figure of speech, so the phrase is decisive. Not fear ("I'd hate to crash", "hope I
+# don't have an accident driving home"), nor a crash told as past or news (no wish word).
+_VEHICLES = r"(?:car|cars|bus|buses|lorry|lorries|truck|trucks|train|trains|tram|van|motorbike|bike|plane|ferry|coach|taxi|semi|18 wheeler)"
+_CRASHES = (
+    r"(?:(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:accident|crash|collision|pile-?up)"
+    r"|(?:crash|crashing|wreck|wrecking|wrap|wrapping)\s+(?:my|the|it|into|myself)"
+    r"|(?:get|getting|got|be|being)\s+(?:hit|run over|knocked down|mown down|flattened)(?!\s+(?:with|up|on))"
+    r"|hit by (?:a|the|an|some)\b"
+    r"|(?:steer|steers|steering|swerve|swerves|swerving|veer|veers|veering|drift|drifts|drifting|plough|ploughs|ploughing|"
+    r"plow|plows|plowing|drive|drives|driving|ride|rides|riding|skid|skids|skidding|slide|slides|sliding)\s+"
+    r"(?:\w+\s+){0,2}?(?:into|off (?:the|a)|over (?:the|a)|across|in front of)\b"
+    r"|(?:jerk|jerking|yank|yanking|turn|turning|let go of|letting go of)\s+the\s+(?:wheel|handlebars)"
+    r"|(?:not|never|didn'?t|don'?t|stop)\s+(?:braking|brake|turning|turn|stopping|swerving)\b"
+    r"|(?:step|stepping|walk|walking|run|running|jump|jumping)\s+(?:out\s+)?(?:in front of|into (?:the )?(?:traffic|road|path))"
+    rf"|{_VEHICLES}\s+(?:would\s+|to\s+|just\s+|will\s+)*(?:go down|goes down|crash|crashes|derail|derails|hit me|hits me|flip|flips|sink|sinks)"
+    # "the bus skids into me", "a truck runs me over", "one of them ploughs through me"
+    rf"|{_VEHICLES}\s+(?:\w+\s+){{0,3}}?(?:(?:into|over|through)\s+me|me\s+(?:over|down))\b"
+    r"|(?:brakes?|steering)\s+(?:would\s+|to\s+|just\s+)*(?:fail|failed|failing|went|go|gave out|give out)"
+    r"|(?:fall|falling|fell|nod|nodding|nodded)\s+(?:asleep|off)\s+at\s+the\s+wheel)"
+)
+_CRASH_WISHES = (
+    r"(?:hope|hoping|hopes|wish|wishing|pray|praying|wouldn'?t mind|would not mind|wouldn'?t care|would not care|"
+    r"(?:be|feel)\s+(?:a\s+)?(?:relief|relieved|fine|okay|ok|glad|happy|peaceful)|easier|better off|"
+    r"think\s+about|thinking\s+about|thought\s+about|thoughts\s+(?:of|about)|picture|picturing|pictured|imagine|imagining|imagined|"
+    r"fantasi[sz]e|fantasi[sz]ing|daydream|daydreaming|tempted|temptation|urge|want\s+to|wanted\s+to|wanna|"
+    r"welcome|half\s+hop\w*|nearly|almost|wondering\s+what\s+if|what\s+if)"
+)
+_NOT_WISHED = r"(?:don'?t|dont|do not|won'?t|wont|doesn'?t|never|not|wouldn'?t|hate to|scared|afraid|worried|terrified|nervous|fear)"
+_ACCIDENT_WISH = re.compile(rf"\b{_CRASH_WISHES}\b(?:(?![.?!]|\b{_NOT_WISHED}\b).){{0,60}}?\b{_CRASHES}", re.IGNORECASE)
+_NOT_WISHED_BEFORE = re.compile(rf"\b{_NOT_WISHED}\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
+def accident_wish(text: Text) -> bool:
+    """True when the writer wishes for, pictures or thinks of causing a crash or accident to
+    themselves; a negation or a fear just before the wish ("I don't want to get hit with a
+    bill", "scared I'd crash") or inside it ("hope I don't crash") does not count."""
+    for match in _ACCIDENT_WISH.finditer(text):
+        if not _NOT_WISHED_BEFORE.search(text[max(0, match.start() - 25) : match.start()]):
+            return True
+    return False
 
 
 # "can you overdose on sertraline? how much would it take": the amount of a drug that would
@@ -867,7 +916,7 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
             # Matcher phrases that decide alone (unless the message is calm past history).
             # ("self harm" is left out: it is often history, "a history of self-harm").
             "decisive_patterns": ["kill_myself", "want_to_die", "end_my_life", "means_seeking", "other_language",
-                                  "near_attempt"],
+                                  "near_attempt", "accident_wish"],
             # Support vector machine (RBF kernel) on the sentence embedding: regularisation.
             # It separated crisis from look-alikes better than a logistic regression on the
             # embedding alone on the dev split.
@@ -1212,6 +1261,8 @@ class CrisisLanguageDetector(PackageFingerprinted, GraphComponent):
                 patterns = crisis_matches(doc, self._matcher, message.get(TEXT))
         if means_seeking(text):
             patterns = sorted({*patterns, "means_seeking"})
+        if accident_wish(text):
+            patterns = sorted({*patterns, "accident_wish"})
         if patterns and _NEAR_ATTEMPT.search(text):
             patterns = sorted({*patterns, "near_attempt"})
         if _DISTANT_PAST.search(text):

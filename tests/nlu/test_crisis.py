@@ -7,6 +7,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.nlu.crisis import (
     KINDS,
     CrisisLanguageDetector,
+    accident_wish,
     crisis_matches,
     decide,
     is_crisis,
@@ -218,7 +219,7 @@ def test_care_not_to_take_too_much_is_not_an_overdose(nlp, text, matched):
         ("last week i thought about driving my car off the bridge and i nearly did it", "crisis"),
         ("I keep wanting to jump off the roof at work, came close to doing it on friday", "crisis"),
         # The same phrase alone is for the classifiers (here: none), so the standing line only.
-        ("last week i thought about driving my car off the bridge", "faq"),
+        ("I keep wanting to jump off the roof at work", "faq"),
         # A near attempt long past is history, like an attempt.
         ("when I was 19 I tried to drive off a bridge and nearly did it, I'm 50 and well now", "faq"),
         # "nearly did it" with no crisis phrase is not crisis language.
@@ -326,6 +327,7 @@ MATCHER_VETO = {**CONFIG, "threshold": 0.4, "matcher_threshold": 0.2, "matcher_v
         (0.1, ["means_seeking"], 0.99, "self"),  # asking for a lethal dose is never ordinary
         (0.25, ["attempt", "self_harm"], 0.97, "self"),  # nor is an attempt
         (0.05, ["other_language"], 0.96, "self"),  # "quiero morir", read as out of scope
+        (0.1, ["accident_wish"], 0.99, "self"),  # a wished-for crash beside a sure TMS question
         (0.19, ["deliberate_crash", "near_attempt"], 0.75, "self"),  # "...and nearly did it"
         (0.1, [], 0.99, "none"),
     ],
@@ -587,6 +589,38 @@ def test_capitals_are_read_from_the_message_as_written(nlp):
 )
 def test_asking_how_to_die_is_recognised(text, expected):
     assert means_seeking(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("some mornings I hope the bus skids into me at the stop", True),
+        ("i keep thinking about swerving into the barrier on the ring road", True),
+        ("it would honestly be a relief if I got hit by a car on the way to my session", True),
+        ("wouldn't mind if the train derails tbh", True),
+        ("Do I need a referral? I drive an hour each way. Lately I picture jerking the wheel on the bridge. Is parking free?", True),
+        ("been imagining not braking at the junction near the clinic", True),
+        # Fear, a crash told as past or news, and figures of speech.
+        ("I hope I don't crash on the way home, I feel spacey after sessions", False),
+        ("I'd hate to have an accident driving after treatment, is it safe to drive?", False),
+        ("I was in a car accident in 2015 and have a plate in my jaw. Can I have TMS?", False),
+        ("there was a crash on the motorway so I'll be 20 minutes late", False),
+        ("can someone give me a crash course on how the coil works", False),
+        ("I don't want to get hit with a huge bill halfway through, is it covered?", False),
+        ("scared I'll fall asleep at the wheel after a session, should someone drive me?", False),
+    ],
+)
+def test_wishing_for_a_crash_is_recognised(text, expected):
+    assert accident_wish(text) is expected
+
+
+def test_a_wished_for_crash_beside_a_sure_tms_question_gets_the_crisis_reply(nlp):
+    text = "How long is the first session? I drive forty minutes on the motorway and part of me hopes a lorry drifts into me one morning."
+    # No trained weights (score 0), and the intent classifier sure of an ordinary question.
+    message = parsed(nlp, text, intent="faq")
+    message.set(ORDINARY_READING_KEY, 0.98)
+    decision = detector(matcher_veto_reading=0.7).decision(message)
+    assert ("accident_wish" in decision.patterns, decision.kind) == (True, "self")
 
 
 def test_long_messages_are_scored_in_parts_and_short_ones_are_not():
