@@ -557,32 +557,53 @@ _MEANS_SEEKING = re.compile(
 # not a figure of speech, so the phrase is decisive. Not fear ("I'd hate to crash", "hope I
 # don't have an accident driving home"), nor a crash told as past or news (no wish word).
 _VEHICLES = r"(?:car|cars|bus|buses|lorry|lorries|truck|trucks|train|trains|tram|van|motorbike|bike|plane|ferry|coach|taxi|semi|18 wheeler)"
+# What one steers or drives into, off or over: a hazard, not a place ("drive into town").
+_HAZARD = (
+    r"(?:(?:a|an|the|some|another|oncoming|that|one)\s+)?(?:\w+\s+)?"
+    r"(?:tree|wall|barrier|bridge|river|lake|sea|canal|traffic|oncoming|pole|post|pillar|cliff|ditch|embankment|"
+    r"reservation|median|(?:other|opposite|wrong|oncoming) lane|"
+    rf"{_VEHICLES}(?!\s+park))\b"
+)
+# A crash only where it cannot be an errand or a plan for the day: into a hazard, off a bridge,
+# letting go of the wheel, not braking, in front of traffic; a vehicle hitting "me".
 _CRASHES = (
-    r"(?:(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:accident|crash|collision|pile-?up)"
-    r"|(?:crash|crashing|wreck|wrecking|wrap|wrapping)\s+(?:my|the|it|into|myself)"
-    r"|(?:get|getting|got|be|being)\s+(?:hit|run over|knocked down|mown down|flattened)(?!\s+(?:with|up|on))"
-    r"|hit by (?:a|the|an|some)\b"
-    r"|(?:steer|steers|steering|swerve|swerves|swerving|veer|veers|veering|drift|drifts|drifting|plough|ploughs|ploughing|"
-    r"plow|plows|plowing|drive|drives|driving|ride|rides|riding|skid|skids|skidding|slide|slides|sliding)\s+"
-    r"(?:\w+\s+){0,2}?(?:into|off (?:the|a)|over (?:the|a)|across|in front of)\b"
+    r"(?:(?:steer|steers|steering|swerve|swerves|swerving|veer|veers|veering|drift|drifts|drifting|plough|ploughs|"
+    r"ploughing|plow|plows|plowing|drive|drives|driving|ride|rides|riding|skid|skids|skidding|slide|slides|sliding)\s+"
+    rf"(?:\w+\s+){{0,2}}?(?:(?:into|in front of)\s+{_HAZARD}"
+    r"|off\s+(?:the|a)\s+(?:\w+\s+)?(?:bridge|cliff|edge|overpass|pier|flyover)"
+    r"|over\s+the\s+(?:edge|side|cliff|barrier|rail))"
     r"|(?:jerk|jerking|yank|yanking|turn|turning|let go of|letting go of)\s+the\s+(?:wheel|handlebars)"
-    r"|(?:not|never|didn'?t|don'?t|stop)\s+(?:braking|brake|turning|turn|stopping|swerving)\b"
+    r"|(?:not|never|didn'?t|don'?t)\s+(?:braking|brake|stop(?:ping)? at the (?:red|lights?|junction|crossing|level crossing))\b"
     r"|(?:step|stepping|walk|walking|run|running|jump|jumping)\s+(?:out\s+)?(?:in front of|into (?:the )?(?:traffic|road|path))"
     rf"|{_VEHICLES}\s+(?:would\s+|to\s+|just\s+|will\s+)*(?:go down|goes down|crash|crashes|derail|derails|hit me|hits me|flip|flips|sink|sinks)"
     # "the bus skids into me", "a truck runs me over", "one of them ploughs through me"
     rf"|{_VEHICLES}\s+(?:\w+\s+){{0,3}}?(?:(?:into|over|through)\s+me|me\s+(?:over|down))\b"
+    r"|(?:get|getting|got|be|being)\s+(?:hit|run over|knocked down|mown down|flattened)(?!\s+(?:with|up|on))"
+    r"|hit by (?:a|the|an|some)\b"
     r"|(?:brakes?|steering)\s+(?:would\s+|to\s+|just\s+)*(?:fail|failed|failing|went|go|gave out|give out)"
     r"|(?:fall|falling|fell|nod|nodding|nodded)\s+(?:asleep|off)\s+at\s+the\s+wheel)"
 )
-_CRASH_WISHES = (
+# An accident or a crash of one's car in general: only after a wish proper ("it'd be a relief
+# if I got in a car accident", "hope I crash the car"), never after "what if" or "thinking
+# about", which are as often worries and plans ("what if I feel dizzy and crash the car?").
+_ANY_CRASH = (
+    r"(?:(?:a|an|some)\s+(?:\w+\s+){0,2}?(?:accident|crash|collision|pile-?up)(?!\s+course)"
+    r"|(?:crash|crashing|crashed|wreck|wrecking|wrap|wrapping)\s+(?:my|the|it|into|myself))"
+)
+_WISHES = (
     r"(?:hope|hoping|hopes|wish|wishing|pray|praying|wouldn'?t mind|would not mind|wouldn'?t care|would not care|"
-    r"(?:be|feel)\s+(?:a\s+)?(?:relief|relieved|fine|okay|ok|glad|happy|peaceful)|easier|better off|"
-    r"think\s+about|thinking\s+about|thought\s+about|thoughts\s+(?:of|about)|picture|picturing|pictured|imagine|imagining|imagined|"
-    r"fantasi[sz]e|fantasi[sz]ing|daydream|daydreaming|tempted|temptation|urge|want\s+to|wanted\s+to|wanna|"
-    r"welcome|half\s+hop\w*|nearly|almost|wondering\s+what\s+if|what\s+if)"
+    r"(?:be|feel)\s+(?:a\s+)?(?:relief|relieved|fine|okay|ok|glad|happy|peaceful)|easier|"
+    r"welcome|half\s+hop\w*|fantasi[sz]e|fantasi[sz]ing|daydream|daydreaming|tempted|temptation|urge)"
+)
+_THOUGHTS = (
+    r"(?:think\s+about|thinking\s+about|thought\s+about|thoughts\s+(?:of|about)|picture|picturing|pictured|"
+    r"imagine|imagining|imagined|want\s+to|wanted\s+to|wanna|nearly|almost)"
 )
 _NOT_WISHED = r"(?:don'?t|dont|do not|won'?t|wont|doesn'?t|never|not|wouldn'?t|hate to|scared|afraid|worried|terrified|nervous|fear)"
-_ACCIDENT_WISH = re.compile(rf"\b{_CRASH_WISHES}\b(?:(?![.?!]|\b{_NOT_WISHED}\b).){{0,60}}?\b{_CRASHES}", re.IGNORECASE)
+_GAP = rf"(?:(?![.?!]|\b{_NOT_WISHED}\b).){{0,60}}?"
+_ACCIDENT_WISH = re.compile(
+    rf"\b(?:{_WISHES}|{_THOUGHTS})\b{_GAP}\b{_CRASHES}|\b{_WISHES}\b{_GAP}\b{_ANY_CRASH}", re.IGNORECASE
+)
 _NOT_WISHED_BEFORE = re.compile(rf"\b{_NOT_WISHED}\s+(?:\w+\s+)?$", re.IGNORECASE)
 
 

@@ -608,6 +608,13 @@ def test_asking_how_to_die_is_recognised(text, expected):
         ("can someone give me a crash course on how the coil works", False),
         ("I don't want to get hit with a huge bill halfway through, is it covered?", False),
         ("scared I'll fall asleep at the wheel after a session, should someone drive me?", False),
+        # Errands and worries with the same verbs.
+        ("I was thinking about driving into town after my session, is that ok?", False),
+        ("I'm thinking about not turning up to my session tomorrow", False),
+        ("what if I feel dizzy and crash the car on the way home?", False),
+        ("I want to drive over the bridge to the new clinic", False),
+        ("I want to drive off the motorway at junction 5, is the clinic near there?", False),
+        ("I'd feel better if I could ride my bike into the clinic car park", False),
     ],
 )
 def test_wishing_for_a_crash_is_recognised(text, expected):
